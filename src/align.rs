@@ -1,0 +1,103 @@
+//! Face alignment: a least-squares 5-point similarity transform (Umeyama, rotation + uniform scale +
+//! translation, no reflection) onto the embedder's template, then a bilinear warp to the crop.
+use image::{Rgb, RgbImage};
+use imageproc::geometric_transformations::{warp_into, Interpolation, Projection};
+
+use crate::error::{Error, Result};
+
+/// A 2x3 affine matrix `[a, b, tx, c, d, ty]`: `x' = a·x + b·y + tx`, `y' = c·x + d·y + ty`.
+pub type Affine = [f32; 6];
+
+/// The similarity transform minimising Σ |T(src_i) − dst_i|². In 2-D, Umeyama's SVD solution reduces
+/// to closed form: with centred points, s·cosθ = Σ(x·x') / Σ|x|², s·sinθ = Σ(x × x') / Σ|x|².
+pub fn similarity_transform(src: &[[f32; 2]], dst: &[[f32; 2]]) -> Option<Affine> {
+    let n = src.len();
+    if n < 2 || n != dst.len() {
+        return None;
+    }
+    let (mut sx, mut sy, mut dx, mut dy) = (0f64, 0f64, 0f64, 0f64);
+    for (s, d) in src.iter().zip(dst) {
+        sx += s[0] as f64;
+        sy += s[1] as f64;
+        dx += d[0] as f64;
+        dy += d[1] as f64;
+    }
+    let nf = n as f64;
+    let (sx, sy, dx, dy) = (sx / nf, sy / nf, dx / nf, dy / nf);
+    let (mut dot, mut cross, mut var) = (0f64, 0f64, 0f64);
+    for (s, d) in src.iter().zip(dst) {
+        let (x, y) = (s[0] as f64 - sx, s[1] as f64 - sy);
+        let (u, v) = (d[0] as f64 - dx, d[1] as f64 - dy);
+        dot += x * u + y * v;
+        cross += x * v - y * u;
+        var += x * x + y * y;
+    }
+    if !(var > 1e-12) {
+        return None;
+    }
+    let a = dot / var; // s·cosθ
+    let b = cross / var; // s·sinθ
+    let tx = dx - (a * sx - b * sy);
+    let ty = dy - (b * sx + a * sy);
+    Some([a as f32, -b as f32, tx as f32, b as f32, a as f32, ty as f32])
+}
+
+/// Warps `img` so that `landmarks` land on `template`, into a `size` x `size` crop (outside = black).
+pub fn align(img: &RgbImage, landmarks: &[[f32; 2]; 5], template: &[[f32; 2]; 5], size: u32) -> Result<RgbImage> {
+    let m = similarity_transform(landmarks, template)
+        .ok_or_else(|| Error::Internal("degenerate landmarks: all five points coincide".into()))?;
+    let projection = Projection::from_matrix([m[0], m[1], m[2], m[3], m[4], m[5], 0.0, 0.0, 1.0])
+        .ok_or_else(|| Error::Internal("alignment transform is not invertible".into()))?;
+    let mut out = RgbImage::new(size, size);
+    warp_into(img, &projection, Interpolation::Bilinear, Rgb([0, 0, 0]), &mut out);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn apply(m: &Affine, p: [f32; 2]) -> [f32; 2] {
+        [m[0] * p[0] + m[1] * p[1] + m[2], m[3] * p[0] + m[4] * p[1] + m[5]]
+    }
+
+    #[test]
+    fn recovers_a_known_similarity() {
+        let (s, th, tx, ty) = (1.7f32, 0.3f32, 12.5f32, -4.0f32);
+        let truth: Affine = [s * th.cos(), -s * th.sin(), tx, s * th.sin(), s * th.cos(), ty];
+        let src = [[10.0, 20.0], [40.0, 22.0], [25.0, 35.0], [14.0, 50.0], [37.0, 51.0]];
+        let dst: Vec<[f32; 2]> = src.iter().map(|&p| apply(&truth, p)).collect();
+        let m = similarity_transform(&src, &dst).unwrap();
+        for i in 0..6 {
+            assert!((m[i] - truth[i]).abs() < 1e-3, "{m:?} vs {truth:?}");
+        }
+    }
+
+    #[test]
+    fn never_reflects_and_rejects_degenerate_points() {
+        // Mirrored destination: the best similarity is not a reflection (determinant stays positive).
+        let src = [[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]];
+        let dst = [[0.0, 0.0], [-10.0, 0.0], [0.0, 10.0]];
+        let m = similarity_transform(&src, &dst).unwrap();
+        assert!(m[0] * m[4] - m[1] * m[3] >= 0.0);
+        assert!(similarity_transform(&[[1.0, 1.0]; 5], &[[0.0, 0.0]; 5]).is_none());
+    }
+
+    #[test]
+    fn warp_moves_landmarks_onto_the_template() {
+        // A white dot at (30, 40) must land where the transform sends it in the crop.
+        let mut img = RgbImage::new(100, 100);
+        for y in 39..=41 {
+            for x in 29..=31 {
+                img.put_pixel(x, y, Rgb([255, 255, 255]));
+            }
+        }
+        let lm = [[30.0, 40.0], [60.0, 40.0], [45.0, 55.0], [33.0, 70.0], [57.0, 70.0]];
+        let tpl = [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]];
+        let crop = align(&img, &lm, &tpl, 112).unwrap();
+        let m = similarity_transform(&lm, &tpl).unwrap();
+        let p = apply(&m, [30.0, 40.0]);
+        assert!(crop.get_pixel(p[0].round() as u32, p[1].round() as u32).0[0] > 200);
+        assert_eq!(crop.get_pixel(5, 5).0, [0, 0, 0]);
+    }
+}

@@ -1,0 +1,104 @@
+//! Command-line interface. Every flag has an environment variable.
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::decode::DecodeLimits;
+use crate::engine::EngineConfig;
+use crate::manifest::DEFAULT_PACK;
+
+#[derive(Debug, Parser)]
+#[command(name = "facematch", version, about = "Offline face matching with real models")]
+pub struct Cli {
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// Log filter (tracing syntax), e.g. `info` or `facematch=debug`.
+    #[arg(long, global = true, env = "FACEMATCH_LOG", default_value = "warn,ort=error")]
+    pub log: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct EngineArgs {
+    /// Directory holding the model files, manifests and the ONNX Runtime library (scripts/setup
+    /// fills it). Default: ${XDG_CACHE_HOME:-~/.cache}/facematch/models.
+    #[arg(long, global = true, env = "FACEMATCH_MODELS_DIR")]
+    pub models_dir: Option<PathBuf>,
+    /// ONNX Runtime shared library (libonnxruntime.so.1.31.1). Default: next to the executable,
+    /// else in the models directory.
+    #[arg(long, global = true, env = "FACEMATCH_ORT_LIB")]
+    pub ort_lib: Option<PathBuf>,
+    /// Model pack: a built-in name (yunet-sface, scrfd-sface), NAME.toml in the models directory,
+    /// or a path to a manifest.
+    #[arg(long, global = true, env = "FACEMATCH_PACK", default_value = DEFAULT_PACK)]
+    pub pack: String,
+    /// Inference worker threads (each owns its own model sessions). Default: min(cores, 2).
+    #[arg(long, global = true, env = "FACEMATCH_WORKERS")]
+    pub workers: Option<usize>,
+    /// ONNX Runtime intra-op threads per session. Default: cores / workers.
+    #[arg(long, global = true, env = "FACEMATCH_INTRA_THREADS")]
+    pub intra_threads: Option<usize>,
+    /// Requests queued for the workers before new ones are refused as busy.
+    #[arg(long, global = true, env = "FACEMATCH_QUEUE_DEPTH", default_value_t = 64)]
+    pub queue_depth: usize,
+    /// Largest encoded image accepted, in bytes.
+    #[arg(long, global = true, env = "FACEMATCH_MAX_IMAGE_BYTES", default_value_t = DecodeLimits::default().max_bytes)]
+    pub max_image_bytes: usize,
+    /// Largest decoded image accepted, in pixels (width x height).
+    #[arg(long, global = true, env = "FACEMATCH_MAX_PIXELS", default_value_t = DecodeLimits::default().max_pixels)]
+    pub max_pixels: u64,
+    /// Smallest side accepted, in pixels.
+    #[arg(long, global = true, env = "FACEMATCH_MIN_IMAGE_SIDE", default_value_t = DecodeLimits::default().min_dimension)]
+    pub min_image_side: u32,
+}
+
+impl EngineArgs {
+    pub fn models_dir(&self) -> PathBuf {
+        self.models_dir.clone().unwrap_or_else(crate::runtime::default_models_dir)
+    }
+
+    pub fn engine_config(&self) -> EngineConfig {
+        let mut c = EngineConfig::new(self.models_dir(), self.pack.clone());
+        c.ort_lib = self.ort_lib.clone();
+        if let Some(w) = self.workers {
+            c.workers = w.max(1);
+            let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+            c.intra_threads = (cores / c.workers).max(1);
+        }
+        if let Some(t) = self.intra_threads {
+            c.intra_threads = t.max(1);
+        }
+        c.queue_depth = self.queue_depth.max(1);
+        c.limits = DecodeLimits {
+            max_bytes: self.max_image_bytes,
+            max_pixels: self.max_pixels,
+            min_dimension: self.min_image_side,
+            ..DecodeLimits::default()
+        };
+        c
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Detect faces: boxes, scores and five landmarks, largest face first.
+    Detect {
+        image: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Embed the largest face of an image.
+    Embed {
+        image: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compare the largest face of two images.
+    Compare {
+        a: PathBuf,
+        b: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}

@@ -1,0 +1,123 @@
+//! Image decoding: bytes in, upright 8-bit RGB out, with every size bounded before memory is spent.
+use std::io::Cursor;
+
+use image::{DynamicImage, ImageDecoder, ImageReader, RgbImage};
+
+use crate::error::{Error, Result};
+
+/// Bounds applied to every image before and while it is decoded.
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+pub struct DecodeLimits {
+    /// Encoded size in bytes.
+    pub max_bytes: usize,
+    /// Decoded width × height: stops decompression bombs (a tiny PNG that inflates to gigabytes).
+    pub max_pixels: u64,
+    /// Longest side in pixels.
+    pub max_dimension: u32,
+    /// Shortest side in pixels: below this no face is usable.
+    pub min_dimension: u32,
+}
+
+impl Default for DecodeLimits {
+    fn default() -> Self {
+        DecodeLimits { max_bytes: 15 * 1024 * 1024, max_pixels: 50_000_000, max_dimension: 16_384, min_dimension: 32 }
+    }
+}
+
+/// Decodes JPEG / PNG / WebP / BMP / GIF / TIFF, applies the EXIF orientation and converts gray,
+/// RGBA and 16-bit images to 8-bit RGB (alpha is dropped, as OpenCV's `imread` does).
+pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<RgbImage> {
+    if bytes.is_empty() {
+        return Err(Error::EmptyImage);
+    }
+    if bytes.len() > limits.max_bytes {
+        return Err(Error::ImageTooLarge { size: bytes.len(), limit: limits.max_bytes });
+    }
+    let reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|_| Error::UnsupportedFormat)?;
+    if reader.format().is_none() {
+        return Err(Error::UnsupportedFormat);
+    }
+    let mut reader = reader;
+    let mut image_limits = image::Limits::default();
+    image_limits.max_image_width = Some(limits.max_dimension);
+    image_limits.max_image_height = Some(limits.max_dimension);
+    // RGBA16 is the widest buffer a decoder makes: 8 bytes a pixel, plus slack for its own state.
+    image_limits.max_alloc = Some(limits.max_pixels.saturating_mul(8).saturating_add(64 << 20));
+    reader.limits(image_limits);
+    let mut decoder = reader.into_decoder().map_err(map_image_error)?;
+    let (width, height) = decoder.dimensions();
+    check_dimensions(width, height, limits)?;
+    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut img = DynamicImage::from_decoder(decoder).map_err(map_image_error)?;
+    img.apply_orientation(orientation);
+    Ok(match img {
+        DynamicImage::ImageRgb8(rgb) => rgb,
+        other => other.to_rgb8(),
+    })
+}
+
+fn check_dimensions(width: u32, height: u32, limits: &DecodeLimits) -> Result<()> {
+    if width > limits.max_dimension || height > limits.max_dimension {
+        return Err(Error::DimensionTooLarge { width, height, limit: limits.max_dimension });
+    }
+    if u64::from(width) * u64::from(height) > limits.max_pixels {
+        return Err(Error::TooManyPixels { width, height, limit: limits.max_pixels });
+    }
+    if width < limits.min_dimension || height < limits.min_dimension {
+        return Err(Error::TooSmall { width, height, min: limits.min_dimension });
+    }
+    Ok(())
+}
+
+fn map_image_error(e: image::ImageError) -> Error {
+    match e {
+        image::ImageError::Unsupported(_) => Error::UnsupportedFormat,
+        image::ImageError::Limits(_) => Error::TooManyPixels { width: 0, height: 0, limit: 0 },
+        other => Error::Decode(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png_of(width: u32, height: u32) -> Vec<u8> {
+        let img = RgbImage::from_pixel(width, height, image::Rgb([10, 20, 30]));
+        let mut out = Vec::new();
+        img.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png).unwrap();
+        out
+    }
+
+    #[test]
+    fn rejects_empty_and_garbage() {
+        let limits = DecodeLimits::default();
+        assert!(matches!(decode(&[], &limits), Err(Error::EmptyImage)));
+        assert!(matches!(decode(b"hello, this is not an image", &limits), Err(Error::UnsupportedFormat)));
+    }
+
+    #[test]
+    fn bounds_bytes_pixels_and_sides() {
+        let png = png_of(64, 48);
+        let small = DecodeLimits { max_bytes: 10, ..DecodeLimits::default() };
+        assert!(matches!(decode(&png, &small), Err(Error::ImageTooLarge { .. })));
+        let few_pixels = DecodeLimits { max_pixels: 1000, ..DecodeLimits::default() };
+        assert!(matches!(decode(&png, &few_pixels), Err(Error::TooManyPixels { width: 64, height: 48, .. })));
+        let big_min = DecodeLimits { min_dimension: 50, ..DecodeLimits::default() };
+        assert!(matches!(decode(&png, &big_min), Err(Error::TooSmall { .. })));
+        let img = decode(&png, &DecodeLimits::default()).unwrap();
+        assert_eq!(img.dimensions(), (64, 48));
+        assert_eq!(img.get_pixel(3, 3).0, [10, 20, 30]);
+    }
+
+    #[test]
+    fn decompression_bomb_is_refused_before_decoding() {
+        // A 3000 x 3000 gray PNG of zeros is ~10 KB encoded; with a 1 MP budget it must be refused
+        // from its header, before any pixel buffer exists.
+        let img = image::GrayImage::new(3_000, 3_000);
+        let mut out = Vec::new();
+        img.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png).unwrap();
+        assert!(out.len() < 100_000);
+        let limits = DecodeLimits { max_pixels: 1_000_000, ..DecodeLimits::default() };
+        assert!(matches!(decode(&out, &limits), Err(Error::TooManyPixels { .. })));
+    }
+}

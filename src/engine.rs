@@ -1,0 +1,325 @@
+//! The inference core. ONNX Runtime sessions need `&mut self` to run, so each worker thread owns one
+//! detector and one embedder session; requests reach the workers through one bounded queue. Callers
+//! either wait for a queue slot (CLI, batch tools) or get [`Error::Busy`] at once (HTTP), never an
+//! unbounded backlog. Decoding runs on the workers too: it is CPU-heavy and must not block an async
+//! runtime.
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use crossbeam_channel::{bounded, Sender, TrySendError};
+use image::RgbImage;
+use ort::session::builder::GraphOptimizationLevel;
+use ort::session::Session;
+use serde::Serialize;
+
+use crate::align::align;
+use crate::decode::{decode, DecodeLimits};
+use crate::detect::{Detector, Face};
+use crate::embed::Embedder;
+use crate::error::{Error, Result};
+use crate::manifest::Pack;
+use crate::modelfile;
+use crate::runtime;
+use crate::score;
+
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub models_dir: PathBuf,
+    /// Explicit ONNX Runtime library; else next to the executable, else in `models_dir`.
+    pub ort_lib: Option<PathBuf>,
+    /// Pack name or manifest path.
+    pub pack: String,
+    /// Inference worker threads, each with its own sessions.
+    pub workers: usize,
+    /// ONNX Runtime intra-op threads per session.
+    pub intra_threads: usize,
+    /// Requests waiting for a worker before callers are told the engine is busy.
+    pub queue_depth: usize,
+    pub limits: DecodeLimits,
+}
+
+impl EngineConfig {
+    pub fn new(models_dir: PathBuf, pack: impl Into<String>) -> Self {
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let workers = cores.clamp(1, 2);
+        EngineConfig {
+            models_dir,
+            ort_lib: None,
+            pack: pack.into(),
+            workers,
+            intra_threads: (cores / workers).max(1),
+            queue_depth: 64,
+            limits: DecodeLimits::default(),
+        }
+    }
+}
+
+/// The face chosen for a comparison: the largest confident face, or the fallback detection.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct ChosenFace {
+    #[serde(flatten)]
+    pub face: Face,
+    /// True when no face reached the detector's threshold and this is the best detection above the
+    /// fallback floor (a profile or degraded face: treat its match with care).
+    pub low_confidence: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct StageTimings {
+    pub decode_ms: f64,
+    pub detect_ms: f64,
+    pub align_ms: f64,
+    pub embed_ms: f64,
+}
+
+/// Everything the engine learned from one image.
+#[derive(Debug, Clone, Serialize)]
+pub struct Analysis {
+    pub width: u32,
+    pub height: u32,
+    /// Faces at or above the detector threshold, largest first.
+    pub faces: Vec<Face>,
+    pub chosen: Option<ChosenFace>,
+    /// Unit-length embedding of the chosen face (when asked for). Never serialized with the analysis,
+    /// so it cannot end up in a log line by accident.
+    #[serde(skip)]
+    pub embedding: Option<Vec<f32>>,
+    pub timings: StageTimings,
+}
+
+impl Analysis {
+    pub fn face_count(&self) -> usize {
+        self.faces.len()
+    }
+}
+
+/// Two analyses and, when both hold a face, their cosine similarity.
+#[derive(Debug, Clone)]
+pub struct Comparison {
+    pub a: Analysis,
+    pub b: Analysis,
+    pub similarity: Option<f32>,
+}
+
+type Reply = Box<dyn FnOnce(Result<Analysis>) + Send>;
+
+struct Job {
+    bytes: Vec<u8>,
+    embed: bool,
+    reply: Reply,
+}
+
+pub struct Engine {
+    tx: Option<Sender<Job>>,
+    workers: Vec<JoinHandle<()>>,
+    pack: Pack,
+    config: EngineConfig,
+}
+
+fn commit(env: &ort::environment::Environment, bytes: &[u8], intra: usize) -> Result<Session> {
+    let builder = Session::builder(env)?
+        .with_optimization_level(GraphOptimizationLevel::All)
+        .map_err(ort::Error::from)?
+        .with_intra_threads(intra)
+        .map_err(ort::Error::from)?
+        .with_inter_threads(1)
+        .map_err(ort::Error::from)?;
+    let mut builder = builder;
+    Ok(builder.commit_from_memory(bytes)?)
+}
+
+impl Engine {
+    /// Loads the runtime and the pack, verifies every model file, starts the workers and warms each
+    /// one up with a real inference. Returns only once the engine can serve.
+    pub fn new(config: EngineConfig) -> Result<Engine> {
+        let pack = Pack::resolve(&config.pack, &config.models_dir)?;
+        let lib = runtime::resolve_ort_lib(config.ort_lib.as_deref(), &config.models_dir)?;
+        let env = runtime::environment(&lib)?;
+        let det_path = pack.detector_path();
+        let emb_path = pack.embedder_path();
+        let det_bytes = Arc::new(modelfile::verify(&det_path, &pack.manifest.detector.model)?);
+        let emb_bytes = Arc::new(modelfile::verify(&emb_path, &pack.manifest.embedder.model)?);
+
+        let (tx, rx) = bounded::<Job>(config.queue_depth.max(1));
+        let (ready_tx, ready_rx) = bounded::<Result<()>>(config.workers);
+        let mut workers = Vec::new();
+        for i in 0..config.workers.max(1) {
+            let rx = rx.clone();
+            let ready_tx = ready_tx.clone();
+            let (env, det_bytes, emb_bytes) = (env.clone(), det_bytes.clone(), emb_bytes.clone());
+            let (det_spec, emb_spec) = (pack.manifest.detector.clone(), pack.manifest.embedder.clone());
+            let (intra, limits) = (config.intra_threads.max(1), config.limits);
+            let (det_path, emb_path) = (det_path.clone(), emb_path.clone());
+            let handle = std::thread::Builder::new()
+                .name(format!("facematch-infer-{i}"))
+                .spawn(move || {
+                    let named = |path: &PathBuf, e: Error| match e {
+                        Error::Runtime(e) => Error::ModelFile { path: path.clone(), reason: format!("ONNX Runtime could not load it: {e}") },
+                        other => other,
+                    };
+                    let setup = (|| {
+                        let det = commit(&env, &det_bytes, intra).map_err(|e| named(&det_path, e))?;
+                        let emb = commit(&env, &emb_bytes, intra).map_err(|e| named(&emb_path, e))?;
+                        let mut worker = Worker { detector: Detector::new(det, det_spec)?, embedder: Embedder::new(emb, emb_spec)?, limits };
+                        worker.warm_up()?;
+                        Ok::<_, Error>(worker)
+                    })();
+                    drop((det_bytes, emb_bytes));
+                    let mut worker = match setup {
+                        Ok(w) => {
+                            let _ = ready_tx.send(Ok(()));
+                            w
+                        }
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                            return;
+                        }
+                    };
+                    drop(ready_tx);
+                    for job in rx.iter() {
+                        let Job { bytes, embed, reply } = job;
+                        let result = std::panic::catch_unwind(AssertUnwindSafe(|| worker.analyse(&bytes, embed)))
+                            .unwrap_or_else(|_| Err(Error::Internal("inference worker panicked".into())));
+                        reply(result);
+                    }
+                })
+                .map_err(|e| Error::Internal(format!("could not start an inference thread: {e}")))?;
+            workers.push(handle);
+        }
+        drop(ready_tx);
+        let mut engine = Engine { tx: Some(tx), workers, pack, config };
+        for _ in 0..engine.workers.len() {
+            match ready_rx.recv() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    engine.shutdown();
+                    return Err(e);
+                }
+                Err(_) => {
+                    engine.shutdown();
+                    return Err(Error::Internal("an inference thread exited during start-up".into()));
+                }
+            }
+        }
+        Ok(engine)
+    }
+
+    pub fn pack(&self) -> &Pack {
+        &self.pack
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// Requests waiting for a worker right now.
+    pub fn queue_len(&self) -> usize {
+        self.tx.as_ref().map_or(0, |t| t.len())
+    }
+
+    /// Queues an analysis without waiting: [`Error::Busy`] when the queue is full. `reply` runs on an
+    /// inference thread: it should only hand the result over (e.g. a oneshot channel).
+    pub fn try_analyse(&self, bytes: Vec<u8>, embed: bool, reply: impl FnOnce(Result<Analysis>) + Send + 'static) -> Result<()> {
+        let tx = self.tx.as_ref().ok_or(Error::Shutdown)?;
+        tx.try_send(Job { bytes, embed, reply: Box::new(reply) }).map_err(|e| match e {
+            TrySendError::Full(_) => Error::Busy,
+            TrySendError::Disconnected(_) => Error::Shutdown,
+        })
+    }
+
+    /// Analyses one image, waiting for a queue slot if needed.
+    pub fn analyse(&self, bytes: Vec<u8>, embed: bool) -> Result<Analysis> {
+        let (tx, rx) = bounded(1);
+        self.send_blocking(bytes, embed, tx)?;
+        rx.recv().map_err(|_| Error::Shutdown)?
+    }
+
+    fn send_blocking(&self, bytes: Vec<u8>, embed: bool, tx: Sender<Result<Analysis>>) -> Result<()> {
+        let job = Job { bytes, embed, reply: Box::new(move |r| drop(tx.send(r))) };
+        self.tx.as_ref().ok_or(Error::Shutdown)?.send(job).map_err(|_| Error::Shutdown)
+    }
+
+    /// Analyses both images (in parallel when there are two workers) and compares their faces.
+    pub fn compare(&self, a: Vec<u8>, b: Vec<u8>) -> Result<Comparison> {
+        let (ta, ra) = bounded(1);
+        let (tb, rb) = bounded(1);
+        self.send_blocking(a, true, ta)?;
+        self.send_blocking(b, true, tb)?;
+        let a = ra.recv().map_err(|_| Error::Shutdown)??;
+        let b = rb.recv().map_err(|_| Error::Shutdown)??;
+        Ok(Comparison::of(a, b))
+    }
+
+    fn shutdown(&mut self) {
+        self.tx.take();
+        for w in self.workers.drain(..) {
+            let _ = w.join();
+        }
+    }
+}
+
+impl Comparison {
+    pub fn of(a: Analysis, b: Analysis) -> Comparison {
+        let similarity = match (&a.embedding, &b.embedding) {
+            (Some(x), Some(y)) => Some(score::cosine(x, y)),
+            _ => None,
+        };
+        Comparison { a, b, similarity }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+struct Worker {
+    detector: Detector,
+    embedder: Embedder,
+    limits: DecodeLimits,
+}
+
+fn ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1e3
+}
+
+impl Worker {
+    /// One real pass through both models: proves the files load and produce outputs of the shapes
+    /// the pack declares, and pays ONNX Runtime's first-run costs before any request does.
+    fn warm_up(&mut self) -> Result<()> {
+        let img = RgbImage::from_pixel(self.detector.spec().input_size, self.detector.spec().input_size, image::Rgb([128, 128, 128]));
+        self.detector.detect(&img)?;
+        let size = self.embedder.spec().input_size;
+        self.embedder.embed(&RgbImage::from_pixel(size, size, image::Rgb([128, 128, 128])))?;
+        Ok(())
+    }
+
+    fn analyse(&mut self, bytes: &[u8], embed: bool) -> Result<Analysis> {
+        let mut timings = StageTimings::default();
+        let t = Instant::now();
+        let img = decode(bytes, &self.limits)?;
+        timings.decode_ms = ms(t);
+        let t = Instant::now();
+        let detections = self.detector.detect(&img)?;
+        timings.detect_ms = ms(t);
+        let chosen = match detections.faces.first() {
+            Some(&face) => Some(ChosenFace { face, low_confidence: false }),
+            None => detections.fallback.map(|face| ChosenFace { face, low_confidence: true }),
+        };
+        let mut embedding = None;
+        if let (true, Some(c)) = (embed, chosen) {
+            let spec = self.embedder.spec();
+            let t = Instant::now();
+            let crop = align(&img, &c.face.landmarks, &spec.template, spec.input_size)?;
+            timings.align_ms = ms(t);
+            let t = Instant::now();
+            embedding = Some(self.embedder.embed(&crop)?);
+            timings.embed_ms = ms(t);
+        }
+        Ok(Analysis { width: img.width(), height: img.height(), faces: detections.faces, chosen, embedding, timings })
+    }
+}

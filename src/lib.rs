@@ -1,0 +1,18 @@
+//! facematch: an offline face-matching engine. Decode → detect → align → embed → score, each stage
+//! in its own module; [`engine::Engine`] owns the ONNX Runtime sessions on its inference threads.
+pub mod align;
+pub mod calibration;
+pub mod cli;
+pub mod decode;
+pub mod detect;
+pub mod embed;
+pub mod engine;
+pub mod error;
+pub mod letterbox;
+pub mod manifest;
+pub mod modelfile;
+pub mod runtime;
+pub mod score;
+
+pub use engine::{Analysis, Comparison, Engine, EngineConfig};
+pub use error::{Error, ErrorKind, Result};

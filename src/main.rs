@@ -1,0 +1,109 @@
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Parser;
+use facematch::cli::{Cli, Command};
+use facematch::engine::{Analysis, Engine};
+use facematch::error::{Error, ErrorKind};
+use serde_json::json;
+
+/// Exit codes: 0 success, 2 usage (clap), 3 unusable image, 4 no face, 1 anything else.
+fn exit_code(e: &Error) -> ExitCode {
+    match e.kind() {
+        ErrorKind::InvalidImage => ExitCode::from(3),
+        ErrorKind::NoFace => ExitCode::from(4),
+        _ => ExitCode::from(1),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,ort=error")))
+        .with_writer(std::io::stderr)
+        .init();
+    match run(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err((e, context)) => {
+            let context = context.map(|c| format!("{c}: ")).unwrap_or_default();
+            eprintln!("facematch: error: {context}{e}");
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                eprintln!("  caused by: {s}");
+                source = s.source();
+            }
+            exit_code(&e)
+        }
+    }
+}
+
+type CliResult = Result<(), (Error, Option<String>)>;
+
+fn read(path: &std::path::Path) -> Result<Vec<u8>, (Error, Option<String>)> {
+    std::fs::read(path).map_err(|e| (Error::Internal(format!("cannot read the file: {e}")), Some(path.display().to_string())))
+}
+
+fn in_ctx(path: &std::path::Path) -> impl Fn(Error) -> (Error, Option<String>) + '_ {
+    move |e| (e, Some(path.display().to_string()))
+}
+
+fn face_json(a: &Analysis) -> serde_json::Value {
+    json!(a.chosen)
+}
+
+fn run(cli: &Cli) -> CliResult {
+    let start = Instant::now();
+    let engine = Engine::new(cli.engine.engine_config()).map_err(|e| (e, None))?;
+    let load_ms = start.elapsed().as_secs_f64() * 1e3;
+    match &cli.command {
+        Command::Detect { image, json } => {
+            let a = engine.analyse(read(image)?, false).map_err(in_ctx(image))?;
+            if *json {
+                println!("{}", json!({"faces": a.faces, "width": a.width, "height": a.height, "timings_ms": a.timings}));
+            } else {
+                println!("{}: {}x{}, {} face(s)", image.display(), a.width, a.height, a.faces.len());
+                for (i, f) in a.faces.iter().enumerate() {
+                    let b = f.bbox;
+                    println!("  #{i}: box [{:.0}, {:.0}, {:.0}, {:.0}] score {:.3}", b[0], b[1], b[2], b[3], f.score);
+                }
+            }
+        }
+        Command::Embed { image, json } => {
+            let a = engine.analyse(read(image)?, true).map_err(in_ctx(image))?;
+            let emb = a.embedding.as_ref().ok_or((Error::NoFace, Some(image.display().to_string())))?;
+            if *json {
+                println!("{}", json!({"embedding": emb, "faces": a.face_count(), "face": face_json(&a)}));
+            } else {
+                println!("{}", emb.iter().map(|v| format!("{v:.6}")).collect::<Vec<_>>().join(" "));
+            }
+        }
+        Command::Compare { a, b, json } => {
+            let t = Instant::now();
+            let c = engine.compare(read(a)?, read(b)?).map_err(|e| (e, None))?;
+            let total_ms = t.elapsed().as_secs_f64() * 1e3;
+            for (analysis, path) in [(&c.a, a), (&c.b, b)] {
+                if analysis.chosen.is_none() {
+                    return Err((Error::NoFace, Some(path.display().to_string())));
+                }
+            }
+            let sim = c.similarity.ok_or((Error::NoFace, None))?;
+            if *json {
+                println!(
+                    "{}",
+                    json!({
+                        "similarity": sim,
+                        "faces_a": c.a.face_count(),
+                        "faces_b": c.b.face_count(),
+                        "face_a": face_json(&c.a),
+                        "face_b": face_json(&c.b),
+                        "pack": engine.pack().manifest.name,
+                        "timings_ms": {"a": c.a.timings, "b": c.b.timings, "compare_total": total_ms, "engine_load": load_ms},
+                    })
+                );
+            } else {
+                println!("similarity {sim:.4}  (faces: {} in A, {} in B)", c.a.face_count(), c.b.face_count());
+            }
+        }
+    }
+    Ok(())
+}

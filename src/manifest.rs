@@ -1,0 +1,194 @@
+//! Model packs as data: a TOML manifest names the detector and embedder files, their checksums and
+//! every pre-/post-processing constant, so users bring other ONNX models without code changes.
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::calibration::Calibration;
+use crate::error::{Error, Result};
+
+/// Packs compiled into the binary; `scripts/setup` also copies them next to the model files, where a
+/// user may edit them (a file in the models directory wins over the built-in copy).
+pub const BUILTIN_PACKS: &[(&str, &str)] = &[
+    ("yunet-sface", include_str!("../models/yunet-sface.toml")),
+    ("scrfd-sface", include_str!("../models/scrfd-sface.toml")),
+];
+
+/// The licence-clean default pack (MIT YuNet + Apache-2.0 SFace).
+pub const DEFAULT_PACK: &str = "yunet-sface";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Human-readable licence summary of the pack's weights.
+    #[serde(default)]
+    pub licence: String,
+    pub detector: DetectorSpec,
+    pub embedder: EmbedderSpec,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<Calibration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DetectorKind {
+    /// OpenCV Zoo YuNet (2023mar): one anchor per cell, cls × obj scores, named outputs.
+    Yunet,
+    /// InsightFace SCRFD with 5 keypoints: two anchors per cell, distance-encoded boxes.
+    Scrfd,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ColorOrder {
+    Rgb,
+    Bgr,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelFile {
+    /// Path relative to the manifest's base directory (the models directory for built-in packs).
+    pub file: String,
+    /// Expected sha256 of the file; checked at load. Optional for user packs.
+    #[serde(default)]
+    pub sha256: Option<String>,
+    /// Expected size in bytes, used to explain a truncated download.
+    #[serde(default)]
+    pub size: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectorSpec {
+    pub kind: DetectorKind,
+    #[serde(flatten)]
+    pub model: ModelFile,
+    /// Square network input; images are letterboxed (top-left, zero pad) to it.
+    pub input_size: u32,
+    pub color_order: ColorOrder,
+    /// Input normalization: (pixel - mean) / std, on 0..255 values.
+    pub mean: f32,
+    pub std: f32,
+    pub score_threshold: f32,
+    pub nms_iou: f32,
+    /// When no face reaches `score_threshold`, a comparison falls back to the best detection at or
+    /// above this floor and marks it low-confidence.
+    pub fallback_floor: f32,
+    /// Candidates kept (by score) before NMS.
+    #[serde(default = "default_top_k")]
+    pub top_k: usize,
+}
+
+fn default_top_k() -> usize {
+    5000
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbedderSpec {
+    #[serde(flatten)]
+    pub model: ModelFile,
+    /// Square aligned-crop size (112 for ArcFace-style models).
+    pub input_size: u32,
+    pub color_order: ColorOrder,
+    pub mean: f32,
+    pub std: f32,
+    /// Embedding dimension (checked against the model's output).
+    pub dim: usize,
+    /// Five landmark positions in the aligned crop: right eye, left eye, nose, right and left mouth
+    /// corner (subject's right = image left).
+    pub template: [[f32; 2]; 5],
+}
+
+/// A manifest together with the directory its relative file paths resolve against.
+#[derive(Debug, Clone)]
+pub struct Pack {
+    pub manifest: Manifest,
+    pub base_dir: PathBuf,
+    /// Where the manifest came from (a path, or `builtin:NAME`), for messages.
+    pub source: String,
+}
+
+impl Pack {
+    /// Resolves `--pack`: a path to a `.toml` file; else `NAME.toml` in the models directory; else the
+    /// built-in manifest of that name.
+    pub fn resolve(pack: &str, models_dir: &Path) -> Result<Pack> {
+        let as_path = Path::new(pack);
+        if pack.ends_with(".toml") || pack.contains('/') {
+            let text = std::fs::read_to_string(as_path)
+                .map_err(|e| Error::Manifest { path: pack.to_string(), reason: e.to_string() })?;
+            let base = as_path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+            return Self::parse(&text, base, pack.to_string());
+        }
+        let in_models = models_dir.join(format!("{pack}.toml"));
+        if in_models.is_file() {
+            let text = std::fs::read_to_string(&in_models)
+                .map_err(|e| Error::Manifest { path: in_models.display().to_string(), reason: e.to_string() })?;
+            return Self::parse(&text, models_dir.to_path_buf(), in_models.display().to_string());
+        }
+        match BUILTIN_PACKS.iter().find(|(name, _)| *name == pack) {
+            Some((name, text)) => Self::parse(text, models_dir.to_path_buf(), format!("builtin:{name}")),
+            None => Err(Error::Manifest {
+                path: pack.to_string(),
+                reason: format!(
+                    "no such pack (built-in packs: {}; or give a path to a .toml manifest)",
+                    BUILTIN_PACKS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                ),
+            }),
+        }
+    }
+
+    pub fn parse(text: &str, base_dir: PathBuf, source: String) -> Result<Pack> {
+        let manifest: Manifest =
+            toml::from_str(text).map_err(|e| Error::Manifest { path: source.clone(), reason: e.to_string() })?;
+        let bad = |reason: &str| Error::Manifest { path: source.clone(), reason: reason.to_string() };
+        let d = &manifest.detector;
+        if d.input_size < 32 || d.input_size % 32 != 0 {
+            return Err(bad("detector.input_size must be a positive multiple of 32"));
+        }
+        if !(0.0..=1.0).contains(&d.score_threshold) || !(0.0..=1.0).contains(&d.fallback_floor) {
+            return Err(bad("detector thresholds must lie in 0..1"));
+        }
+        if d.std == 0.0 || manifest.embedder.std == 0.0 {
+            return Err(bad("std must not be zero"));
+        }
+        if manifest.embedder.dim == 0 || manifest.embedder.input_size < 16 {
+            return Err(bad("embedder.dim and embedder.input_size must be positive"));
+        }
+        Ok(Pack { manifest, base_dir, source })
+    }
+
+    pub fn detector_path(&self) -> PathBuf {
+        self.base_dir.join(&self.manifest.detector.model.file)
+    }
+
+    pub fn embedder_path(&self) -> PathBuf {
+        self.base_dir.join(&self.manifest.embedder.model.file)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_packs_parse() {
+        for (name, text) in BUILTIN_PACKS {
+            let pack = Pack::parse(text, PathBuf::from("/m"), name.to_string()).unwrap();
+            assert_eq!(&pack.manifest.name, name);
+        }
+    }
+
+    #[test]
+    fn unknown_pack_and_bad_fields_are_explained() {
+        let err = Pack::resolve("nope", Path::new("/nonexistent")).unwrap_err().to_string();
+        assert!(err.contains("yunet-sface"), "{err}");
+        let text = BUILTIN_PACKS[0].1.replace("input_size = 640", "input_size = 100");
+        let err = Pack::parse(&text, PathBuf::new(), "t".into()).unwrap_err().to_string();
+        assert!(err.contains("multiple of 32"), "{err}");
+    }
+}
