@@ -101,4 +101,15 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Evaluate on labelled pairs (LFW pair lists or CSV image1,image2,same).
+    Eval {
+        /// Pair file: LFW format (`Name i j` / `Name1 i Name2 j`) or CSV with image1,image2,same.
+        #[arg(long, env = "FACEMATCH_EVAL_PAIRS")]
+        pairs: PathBuf,
+        /// Directory the pair file's image paths resolve against (default: the pair file's directory).
+        #[arg(long, env = "FACEMATCH_EVAL_IMAGES_ROOT")]
+        images_root: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
 }

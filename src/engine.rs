@@ -237,9 +237,14 @@ impl Engine {
         rx.recv().map_err(|_| Error::Shutdown)?
     }
 
-    fn send_blocking(&self, bytes: Vec<u8>, embed: bool, tx: Sender<Result<Analysis>>) -> Result<()> {
-        let job = Job { bytes, embed, reply: Box::new(move |r| drop(tx.send(r))) };
+    /// Queues an analysis, waiting for a queue slot; `reply` runs on an inference thread.
+    pub fn submit_blocking(&self, bytes: Vec<u8>, embed: bool, reply: impl FnOnce(Result<Analysis>) + Send + 'static) -> Result<()> {
+        let job = Job { bytes, embed, reply: Box::new(reply) };
         self.tx.as_ref().ok_or(Error::Shutdown)?.send(job).map_err(|_| Error::Shutdown)
+    }
+
+    fn send_blocking(&self, bytes: Vec<u8>, embed: bool, tx: Sender<Result<Analysis>>) -> Result<()> {
+        self.submit_blocking(bytes, embed, move |r| drop(tx.send(r)))
     }
 
     /// Analyses both images (in parallel when there are two workers) and compares their faces.

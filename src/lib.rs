@@ -8,6 +8,7 @@ pub mod detect;
 pub mod embed;
 pub mod engine;
 pub mod error;
+pub mod eval;
 pub mod letterbox;
 pub mod manifest;
 pub mod modelfile;

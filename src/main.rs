@@ -104,6 +104,31 @@ fn run(cli: &Cli) -> CliResult {
                 println!("similarity {sim:.4}  (faces: {} in A, {} in B)", c.a.face_count(), c.b.face_count());
             }
         }
+        Command::Eval { pairs, images_root, json } => {
+            let list = facematch::eval::pairs::load(pairs, images_root.as_deref())
+                .map_err(|e| (Error::Internal(e.to_string()), None))?;
+            let (scores, images) = facematch::eval::score_pairs(&engine, &list, &|done, total| {
+                if done % 200 == 0 || done == total {
+                    eprint!("\rembedded {done}/{total} images");
+                }
+            });
+            eprintln!();
+            let report = facematch::eval::report(&list, &scores, &images);
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+            } else {
+                println!("pairs {} ({} genuine, {} impostor)", report.pairs, report.genuine, report.impostor);
+                println!("best-threshold accuracy {:.2}% at cosine {:.4}", report.accuracy * 100.0, report.best_threshold);
+                if let (Some(k), Some(sd)) = (report.kfold_accuracy, report.kfold_std) {
+                    println!("k-fold accuracy {:.2}% ± {:.2}", k * 100.0, sd * 100.0);
+                }
+                println!("AUC {:.4}  EER {:.2}%", report.auc, report.eer * 100.0);
+                for d in &report.tar_at_fmr_detail {
+                    println!("TAR@FMR={:.0e}: {:.2}% (threshold {:.4}, {} impostors{})", d.fmr, d.tar * 100.0, d.threshold, d.impostors, if d.measurable { "" } else { ", too few to measure" });
+                }
+                println!("images {} (no face {}, low-confidence {}, failed {})", report.images, report.images_no_face, report.images_low_confidence, report.images_failed);
+            }
+        }
     }
     Ok(())
 }

@@ -1,0 +1,143 @@
+//! Evaluation on labelled pairs: embeds every distinct image once, scores each pair, and reports
+//! accuracy, ROC AUC, EER and TAR at fixed FMRs.
+pub mod metrics;
+pub mod pairs;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::engine::Engine;
+use crate::score::cosine;
+use metrics::TarAtFmr;
+use pairs::Pair;
+
+/// The outcome for one distinct image.
+#[derive(Debug, Clone)]
+pub struct ImageResult {
+    pub embedding: Option<Vec<f32>>,
+    pub faces: usize,
+    pub low_confidence: bool,
+    pub error: Option<String>,
+}
+
+/// Embeds the given images on all engine workers at once; `progress` is called after each image.
+pub fn embed_images(engine: &Engine, paths: &[PathBuf], progress: &(dyn Fn(usize) + Sync)) -> Vec<ImageResult> {
+    let (tx, rx) = crossbeam_channel::unbounded::<(usize, crate::Result<crate::Analysis>)>();
+    let mut results: Vec<Option<ImageResult>> = vec![None; paths.len()];
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for (i, p) in paths.iter().enumerate() {
+                let bytes = match std::fs::read(p) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        let _ = tx.send((i, Err(crate::Error::Internal(format!("cannot read {}: {e}", p.display())))));
+                        continue;
+                    }
+                };
+                // Blocks while the queue is full, so memory stays bounded by the queue depth.
+                let reply_tx = tx.clone();
+                if engine.submit_blocking(bytes, true, move |r| drop(reply_tx.send((i, r)))).is_err() {
+                    let _ = tx.send((i, Err(crate::Error::Shutdown)));
+                }
+            }
+            drop(tx);
+        });
+        let mut done = 0;
+        for (i, r) in rx.iter() {
+            results[i] = Some(match r {
+                Ok(a) => ImageResult {
+                    faces: a.face_count(),
+                    low_confidence: a.chosen.is_some_and(|c| c.low_confidence),
+                    embedding: a.embedding,
+                    error: None,
+                },
+                Err(e) => ImageResult { embedding: None, faces: 0, low_confidence: false, error: Some(e.to_string()) },
+            });
+            done += 1;
+            progress(done);
+        }
+    });
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or(ImageResult { embedding: None, faces: 0, low_confidence: false, error: Some("not processed".into()) }))
+        .collect()
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub pairs: usize,
+    pub genuine: usize,
+    pub impostor: usize,
+    /// Best-threshold accuracy (on all pairs).
+    pub accuracy: f64,
+    pub best_threshold: f32,
+    /// 10-fold (or k-fold) accuracy with thresholds chosen on the other folds, when folds exist.
+    pub kfold_accuracy: Option<f64>,
+    pub kfold_std: Option<f64>,
+    pub auc: f64,
+    pub eer: f64,
+    pub tar_at_fmr: std::collections::BTreeMap<String, f64>,
+    pub tar_at_fmr_detail: Vec<TarAtFmr>,
+    pub images: usize,
+    /// Images where no face reached even the fallback floor (their pairs score -1).
+    pub images_no_face: usize,
+    /// Images whose face came from the low-confidence fallback.
+    pub images_low_confidence: usize,
+    pub images_failed: usize,
+}
+
+/// Cosine score per pair (-1 when either image has no usable face) and the distinct-image results.
+pub fn score_pairs(engine: &Engine, pairs: &[Pair], progress: &(dyn Fn(usize, usize) + Sync)) -> (Vec<f32>, Vec<ImageResult>) {
+    let mut index: HashMap<PathBuf, usize> = HashMap::new();
+    let mut paths = Vec::new();
+    for p in pairs {
+        for path in [&p.a, &p.b] {
+            index.entry(path.clone()).or_insert_with(|| {
+                paths.push(path.clone());
+                paths.len() - 1
+            });
+        }
+    }
+    let total = paths.len();
+    let images = embed_images(engine, &paths, &|done| progress(done, total));
+    let scores = pairs
+        .iter()
+        .map(|p| match (&images[index[&p.a]].embedding, &images[index[&p.b]].embedding) {
+            (Some(a), Some(b)) => cosine(a, b),
+            _ => -1.0,
+        })
+        .collect();
+    (scores, images)
+}
+
+pub const REPORT_FMRS: [f64; 3] = [1e-2, 1e-3, 1e-4];
+
+pub fn report(pairs: &[Pair], scores: &[f32], images: &[ImageResult]) -> Report {
+    let labelled: Vec<(f32, bool)> = scores.iter().zip(pairs).map(|(&s, p)| (s, p.same)).collect();
+    let genuine: Vec<f32> = labelled.iter().filter(|x| x.1).map(|x| x.0).collect();
+    let impostor: Vec<f32> = labelled.iter().filter(|x| !x.1).map(|x| x.0).collect();
+    let (accuracy, best_threshold) = metrics::best_threshold(&labelled);
+    let folded: Option<Vec<(f32, bool, usize)>> =
+        pairs.iter().zip(scores).map(|(p, &s)| p.fold.map(|f| (s, p.same, f))).collect();
+    let kfold = folded.as_deref().and_then(metrics::kfold_accuracy);
+    let detail: Vec<TarAtFmr> = REPORT_FMRS.iter().map(|&f| metrics::tar_at_fmr(&genuine, &impostor, f)).collect();
+    Report {
+        pairs: pairs.len(),
+        genuine: genuine.len(),
+        impostor: impostor.len(),
+        accuracy,
+        best_threshold,
+        kfold_accuracy: kfold.map(|k| k.0),
+        kfold_std: kfold.map(|k| k.1),
+        auc: metrics::auc(&genuine, &impostor),
+        eer: metrics::eer(&genuine, &impostor),
+        tar_at_fmr: detail.iter().map(|d| (format!("{:.0e}", d.fmr).replace("e-", "e-"), d.tar)).collect(),
+        tar_at_fmr_detail: detail,
+        images: images.len(),
+        images_no_face: images.iter().filter(|i| i.error.is_none() && i.embedding.is_none()).count(),
+        images_low_confidence: images.iter().filter(|i| i.low_confidence).count(),
+        images_failed: images.iter().filter(|i| i.error.is_some()).count(),
+    }
+}
