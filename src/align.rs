@@ -1,7 +1,6 @@
 //! Face alignment: a least-squares 5-point similarity transform (Umeyama, rotation + uniform scale +
 //! translation, no reflection) onto the embedder's template, then a bilinear warp to the crop.
-use image::{Rgb, RgbImage};
-use imageproc::geometric_transformations::{warp_into, Interpolation, Projection};
+use image::RgbImage;
 
 use crate::error::{Error, Result};
 
@@ -46,11 +45,73 @@ pub fn similarity_transform(src: &[[f32; 2]], dst: &[[f32; 2]]) -> Option<Affine
 pub fn align(img: &RgbImage, landmarks: &[[f32; 2]; 5], template: &[[f32; 2]; 5], size: u32) -> Result<RgbImage> {
     let m = similarity_transform(landmarks, template)
         .ok_or_else(|| Error::Internal("degenerate landmarks: all five points coincide".into()))?;
-    let projection = Projection::from_matrix([m[0], m[1], m[2], m[3], m[4], m[5], 0.0, 0.0, 1.0])
-        .ok_or_else(|| Error::Internal("alignment transform is not invertible".into()))?;
+    let inv = invert(&m).ok_or_else(|| Error::Internal("alignment transform is not invertible".into()))?;
+    Ok(warp_affine_bilinear(img, &inv, size))
+}
+
+fn invert(m: &Affine) -> Option<[f64; 6]> {
+    let [a, b, tx, c, d, ty] = m.map(f64::from);
+    let det = a * d - b * c;
+    if det.abs() < 1e-12 {
+        return None;
+    }
+    let (ia, ib, ic, id) = (d / det, -b / det, -c / det, a / det);
+    Some([ia, ib, -(ia * tx + ib * ty), ic, id, -(ic * tx + id * ty)])
+}
+
+// OpenCV's warpAffine(INTER_LINEAR) in fixed point: source positions on a 1/32-pixel grid, 15-bit
+// weights, black outside. SFace was trained and is distributed with OpenCV's alignCrop, and a crop
+// made this way matches OpenCV's embedding to cosine > 0.9999 even when the face is downscaled
+// ~2.5x (a float bilinear warp does not: 0.9997 on gauss.png).
+const INTER_BITS: i32 = 5;
+const INTER_TAB: i32 = 1 << INTER_BITS;
+const AB_BITS: i32 = 10;
+const AB_SCALE: f64 = (1 << AB_BITS) as f64;
+const COEF_BITS: i32 = 15;
+
+fn weights(fx: i32, fy: i32) -> [i32; 4] {
+    let (ax, ay) = (fx as f32 / INTER_TAB as f32, fy as f32 / INTER_TAB as f32);
+    let f = [(1.0 - ay) * (1.0 - ax), (1.0 - ay) * ax, ay * (1.0 - ax), ay * ax];
+    let mut w = f.map(|v| (v * (1 << COEF_BITS) as f32).round() as i32);
+    let diff = w.iter().sum::<i32>() - (1 << COEF_BITS);
+    if diff != 0 {
+        // Keep the weights summing to exactly 1.0, as OpenCV's table does.
+        let i = if diff < 0 { (0..4).max_by_key(|&i| w[i]) } else { (0..4).min_by_key(|&i| w[i]) };
+        if let Some(i) = i {
+            w[i] -= diff;
+        }
+    }
+    w
+}
+
+/// `inv` maps output pixels to source pixels.
+fn warp_affine_bilinear(img: &RgbImage, inv: &[f64; 6], size: u32) -> RgbImage {
+    let (w, h) = (img.width() as i32, img.height() as i32);
+    let src = img.as_raw();
     let mut out = RgbImage::new(size, size);
-    warp_into(img, &projection, Interpolation::Bilinear, Rgb([0, 0, 0]), &mut out);
-    Ok(out)
+    let round_delta = (AB_SCALE as i32) / INTER_TAB / 2;
+    let px = |x: i32, y: i32, c: usize| -> i32 {
+        if x < 0 || y < 0 || x >= w || y >= h { 0 } else { src[(y as usize * w as usize + x as usize) * 3 + c] as i32 }
+    };
+    let dst = out.as_mut();
+    for y in 0..size as i32 {
+        let x0 = (((inv[1] * y as f64 + inv[2]) * AB_SCALE).round_ties_even() as i32).saturating_add(round_delta);
+        let y0 = (((inv[4] * y as f64 + inv[5]) * AB_SCALE).round_ties_even() as i32).saturating_add(round_delta);
+        for x in 0..size as i32 {
+            let adelta = (inv[0] * x as f64 * AB_SCALE).round_ties_even() as i32;
+            let bdelta = (inv[3] * x as f64 * AB_SCALE).round_ties_even() as i32;
+            let xx = x0.saturating_add(adelta) >> (AB_BITS - INTER_BITS);
+            let yy = y0.saturating_add(bdelta) >> (AB_BITS - INTER_BITS);
+            let (sx, sy) = (xx >> INTER_BITS, yy >> INTER_BITS);
+            let wt = weights(xx & (INTER_TAB - 1), yy & (INTER_TAB - 1));
+            let o = ((y as usize) * size as usize + x as usize) * 3;
+            for c in 0..3 {
+                let v = px(sx, sy, c) * wt[0] + px(sx + 1, sy, c) * wt[1] + px(sx, sy + 1, c) * wt[2] + px(sx + 1, sy + 1, c) * wt[3];
+                dst[o + c] = ((v + (1 << (COEF_BITS - 1))) >> COEF_BITS).clamp(0, 255) as u8;
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -89,7 +150,7 @@ mod tests {
         let mut img = RgbImage::new(100, 100);
         for y in 39..=41 {
             for x in 29..=31 {
-                img.put_pixel(x, y, Rgb([255, 255, 255]));
+                img.put_pixel(x, y, image::Rgb([255, 255, 255]));
             }
         }
         let lm = [[30.0, 40.0], [60.0, 40.0], [45.0, 55.0], [33.0, 70.0], [57.0, 70.0]];

@@ -37,6 +37,11 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<RgbImage> {
     if reader.format().is_none() {
         return Err(Error::UnsupportedFormat);
     }
+    // JPEG decoders fill a truncated scan with gray and report success; a KYC comparison must not
+    // run on half a face, so a JPEG must end its last scan with an EOI marker.
+    if reader.format() == Some(image::ImageFormat::Jpeg) && !jpeg_is_complete(bytes) {
+        return Err(Error::Truncated);
+    }
     let mut reader = reader;
     let mut image_limits = image::Limits::default();
     image_limits.max_image_width = Some(limits.max_dimension);
@@ -67,6 +72,16 @@ fn check_dimensions(width: u32, height: u32, limits: &DecodeLimits) -> Result<()
         return Err(Error::TooSmall { width, height, min: limits.min_dimension });
     }
     Ok(())
+}
+
+/// True when an EOI marker (FF D9) follows the last start-of-scan (FF DA). Entropy-coded data
+/// byte-stuffs 0xFF, so FF D9 after the last scan is the real end of the image, not a thumbnail's.
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let last_sos = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]);
+    match last_sos {
+        Some(p) => bytes[p..].windows(2).any(|w| w == [0xFF, 0xD9]),
+        None => false,
+    }
 }
 
 fn map_image_error(e: image::ImageError) -> Error {
@@ -107,6 +122,16 @@ mod tests {
         let img = decode(&png, &DecodeLimits::default()).unwrap();
         assert_eq!(img.dimensions(), (64, 48));
         assert_eq!(img.get_pixel(3, 3).0, [10, 20, 30]);
+    }
+
+    #[test]
+    fn truncated_jpeg_is_refused() {
+        let img = RgbImage::from_fn(64, 64, |x, y| image::Rgb([(x * 4) as u8, (y * 4) as u8, 100]));
+        let mut jpg = Vec::new();
+        img.write_to(&mut Cursor::new(&mut jpg), image::ImageFormat::Jpeg).unwrap();
+        assert!(decode(&jpg, &DecodeLimits::default()).is_ok());
+        let cut = &jpg[..jpg.len() - 40];
+        assert!(matches!(decode(cut, &DecodeLimits::default()), Err(Error::Truncated)));
     }
 
     #[test]

@@ -11,8 +11,6 @@ use std::time::Instant;
 
 use crossbeam_channel::{bounded, Sender, TrySendError};
 use image::RgbImage;
-use ort::session::builder::GraphOptimizationLevel;
-use ort::session::Session;
 use serde::Serialize;
 
 use crate::align::align;
@@ -119,18 +117,6 @@ pub struct Engine {
     config: EngineConfig,
 }
 
-fn commit(env: &ort::environment::Environment, bytes: &[u8], intra: usize) -> Result<Session> {
-    let builder = Session::builder(env)?
-        .with_optimization_level(GraphOptimizationLevel::All)
-        .map_err(ort::Error::from)?
-        .with_intra_threads(intra)
-        .map_err(ort::Error::from)?
-        .with_inter_threads(1)
-        .map_err(ort::Error::from)?;
-    let mut builder = builder;
-    Ok(builder.commit_from_memory(bytes)?)
-}
-
 impl Engine {
     /// Loads the runtime and the pack, verifies every model file, starts the workers and warms each
     /// one up with a real inference. Returns only once the engine can serve.
@@ -161,8 +147,8 @@ impl Engine {
                         other => other,
                     };
                     let setup = (|| {
-                        let det = commit(&env, &det_bytes, intra).map_err(|e| named(&det_path, e))?;
-                        let emb = commit(&env, &emb_bytes, intra).map_err(|e| named(&emb_path, e))?;
+                        let det = runtime::session_from_bytes(&env, &det_bytes, intra).map_err(|e| named(&det_path, e))?;
+                        let emb = runtime::session_from_bytes(&env, &emb_bytes, intra).map_err(|e| named(&emb_path, e))?;
                         let mut worker = Worker { detector: Detector::new(det, det_spec)?, embedder: Embedder::new(emb, emb_spec)?, limits };
                         worker.warm_up()?;
                         Ok::<_, Error>(worker)

@@ -12,6 +12,8 @@ pub enum Error {
     UnsupportedFormat,
     #[error("the image could not be decoded (corrupt or truncated file)")]
     Decode(#[source] image::ImageError),
+    #[error("the image is truncated: the file ends before its image data does")]
+    Truncated,
     #[error("the image is {width}x{height} pixels, above the limit of {limit} pixels")]
     TooManyPixels { width: u32, height: u32, limit: u64 },
     #[error("the image is {width}x{height} pixels, a side is above the limit of {limit}")]
@@ -59,6 +61,7 @@ impl Error {
             | Error::ImageTooLarge { .. }
             | Error::UnsupportedFormat
             | Error::Decode(_)
+            | Error::Truncated
             | Error::TooManyPixels { .. }
             | Error::DimensionTooLarge { .. }
             | Error::TooSmall { .. } => ErrorKind::InvalidImage,
@@ -80,7 +83,7 @@ impl Error {
             Error::EmptyImage => "empty_image",
             Error::ImageTooLarge { .. } => "image_too_large",
             Error::UnsupportedFormat => "unsupported_format",
-            Error::Decode(_) => "undecodable_image",
+            Error::Decode(_) | Error::Truncated => "undecodable_image",
             Error::TooManyPixels { .. } | Error::DimensionTooLarge { .. } => "image_too_many_pixels",
             Error::TooSmall { .. } => "image_too_small",
             Error::NoFace => "no_face",

@@ -33,7 +33,7 @@ pub fn letterbox(
     } else {
         let src = ImageRef::new(w, h, img.as_raw(), PixelType::U8x3).map_err(|e| Error::Internal(e.to_string()))?;
         let mut dst = Image::new(nw, nh, PixelType::U8x3);
-        let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
+        let options = ResizeOptions::new().resize_alg(ResizeAlg::Interpolation(FilterType::Bilinear));
         Resizer::new().resize(&src, &mut dst, &options).map_err(|e| Error::Internal(e.to_string()))?;
         resized = dst.into_vec();
         &resized

@@ -59,7 +59,7 @@ fn run(cli: &Cli) -> CliResult {
         Command::Detect { image, json } => {
             let a = engine.analyse(read(image)?, false).map_err(in_ctx(image))?;
             if *json {
-                println!("{}", json!({"faces": a.faces, "width": a.width, "height": a.height, "timings_ms": a.timings}));
+                println!("{}", json!({"faces": a.faces, "chosen": a.chosen, "width": a.width, "height": a.height, "timings_ms": a.timings}));
             } else {
                 println!("{}: {}x{}, {} face(s)", image.display(), a.width, a.height, a.faces.len());
                 for (i, f) in a.faces.iter().enumerate() {

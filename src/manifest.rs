@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use crate::calibration::Calibration;
 use crate::error::{Error, Result};
 
-/// Packs compiled into the binary; `scripts/setup` also copies them next to the model files, where a
-/// user may edit them (a file in the models directory wins over the built-in copy).
+/// Packs compiled into the binary. A user's own pack is a manifest file: give its path, or drop it in
+/// the models directory as NAME.toml (built-in names always mean the built-in packs).
 pub const BUILTIN_PACKS: &[(&str, &str)] = &[
     ("yunet-sface", include_str!("../models/yunet-sface.toml")),
     ("scrfd-sface", include_str!("../models/scrfd-sface.toml")),
@@ -114,8 +114,8 @@ pub struct Pack {
 }
 
 impl Pack {
-    /// Resolves `--pack`: a path to a `.toml` file; else `NAME.toml` in the models directory; else the
-    /// built-in manifest of that name.
+    /// Resolves `--pack`: a path to a `.toml` file; else a built-in pack; else `NAME.toml` in the
+    /// models directory.
     pub fn resolve(pack: &str, models_dir: &Path) -> Result<Pack> {
         let as_path = Path::new(pack);
         if pack.ends_with(".toml") || pack.contains('/') {
@@ -124,15 +124,17 @@ impl Pack {
             let base = as_path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
             return Self::parse(&text, base, pack.to_string());
         }
-        let in_models = models_dir.join(format!("{pack}.toml"));
-        if in_models.is_file() {
-            let text = std::fs::read_to_string(&in_models)
-                .map_err(|e| Error::Manifest { path: in_models.display().to_string(), reason: e.to_string() })?;
-            return Self::parse(&text, models_dir.to_path_buf(), in_models.display().to_string());
+        if let Some((name, text)) = BUILTIN_PACKS.iter().find(|(name, _)| *name == pack) {
+            return Self::parse(text, models_dir.to_path_buf(), format!("builtin:{name}"));
         }
-        match BUILTIN_PACKS.iter().find(|(name, _)| *name == pack) {
-            Some((name, text)) => Self::parse(text, models_dir.to_path_buf(), format!("builtin:{name}")),
-            None => Err(Error::Manifest {
+        let in_models = models_dir.join(format!("{pack}.toml"));
+        match in_models.is_file() {
+            true => {
+                let text = std::fs::read_to_string(&in_models)
+                    .map_err(|e| Error::Manifest { path: in_models.display().to_string(), reason: e.to_string() })?;
+                Self::parse(&text, models_dir.to_path_buf(), in_models.display().to_string())
+            }
+            false => Err(Error::Manifest {
                 path: pack.to_string(),
                 reason: format!(
                     "no such pack (built-in packs: {}; or give a path to a .toml manifest)",

@@ -54,3 +54,16 @@ pub fn environment(lib: &Path) -> Result<ort::environment::Environment> {
     });
     env.clone().map_err(|reason| Error::RuntimeLoad { path: lib.to_path_buf(), reason })
 }
+
+/// One session from model bytes, all graph optimizations on, `intra` intra-op threads.
+pub fn session_from_bytes(env: &ort::environment::Environment, bytes: &[u8], intra: usize) -> Result<ort::session::Session> {
+    use ort::session::builder::GraphOptimizationLevel;
+    let mut builder = ort::session::Session::builder(env)?
+        .with_optimization_level(GraphOptimizationLevel::All)
+        .map_err(ort::Error::from)?
+        .with_intra_threads(intra)
+        .map_err(ort::Error::from)?
+        .with_inter_threads(1)
+        .map_err(ort::Error::from)?;
+    Ok(builder.commit_from_memory(bytes)?)
+}

@@ -1,0 +1,148 @@
+//! The engine on real models and real photos.
+mod common;
+
+use std::io::Cursor;
+
+use common::*;
+use facematch::error::{Error, ErrorKind};
+
+#[test]
+fn sample_photos_face_counts_with_each_detector() {
+    for pack in ["yunet-sface", "scrfd-sface"] {
+        let engine = shared_engine(pack);
+        for (name, expected) in [("solvay_conference_1927.jpg", 29), ("newton.png", 1), ("gauss.png", 1)] {
+            let a = engine.analyse(read(&sample(name)), false).unwrap();
+            assert_eq!(a.face_count(), expected, "{pack}: {name}");
+            // Largest first, by clipped area.
+            let areas: Vec<f32> = a.faces.iter().map(|f| f.clipped_area(a.width, a.height)).collect();
+            assert!(areas.windows(2).all(|w| w[0] >= w[1]), "{pack} {name}: not largest-first");
+            for f in &a.faces {
+                assert!(f.bbox[0] < f.bbox[2] && f.bbox[1] < f.bbox[3]);
+                // Landmarks in original pixels, inside their box (give or take a margin).
+                let (w, h) = (f.bbox[2] - f.bbox[0], f.bbox[3] - f.bbox[1]);
+                for p in f.landmarks {
+                    assert!(p[0] > f.bbox[0] - 0.2 * w && p[0] < f.bbox[2] + 0.2 * w, "{pack} {name} {f:?}");
+                    assert!(p[1] > f.bbox[1] - 0.2 * h && p[1] < f.bbox[3] + 0.2 * h, "{pack} {name} {f:?}");
+                }
+                // Right eye (subject's) is on the image's left.
+                assert!(f.landmarks[0][0] < f.landmarks[1][0]);
+            }
+        }
+    }
+}
+
+fn mirrored_png(bytes: &[u8]) -> Vec<u8> {
+    let img = image::load_from_memory(bytes).unwrap().fliph();
+    let mut out = Vec::new();
+    img.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png).unwrap();
+    out
+}
+
+#[test]
+fn same_person_scores_high_different_people_low() {
+    for pack in ["yunet-sface", "scrfd-sface"] {
+        let engine = shared_engine(pack);
+        let newton = read(&sample("newton.png"));
+        let c = engine.compare(newton.clone(), mirrored_png(&newton)).unwrap();
+        let mirror = c.similarity.unwrap();
+        assert!(mirror > 0.6, "{pack}: newton vs mirror = {mirror}");
+        let c = engine.compare(newton, read(&sample("gauss.png"))).unwrap();
+        let other = c.similarity.unwrap();
+        // LFW View 1's best threshold for SFace is ~0.34 cosine.
+        assert!(other < 0.34 && mirror - other > 0.3, "{pack}: newton vs gauss = {other}, mirror {mirror}");
+        assert_eq!((c.a.face_count(), c.b.face_count()), (1, 1));
+        assert!(!c.a.chosen.unwrap().low_confidence);
+    }
+}
+
+#[test]
+fn embeddings_are_unit_length_and_deterministic() {
+    let engine = shared_engine("yunet-sface");
+    let bytes = read(&sample("gauss.png"));
+    let a = engine.analyse(bytes.clone(), true).unwrap().embedding.unwrap();
+    let b = engine.analyse(bytes, true).unwrap().embedding.unwrap();
+    assert_eq!(a.len(), 128);
+    let norm: f32 = a.iter().map(|x| x * x).sum::<f32>().sqrt();
+    assert!((norm - 1.0).abs() < 1e-4);
+    assert!(facematch::score::cosine(&a, &b) > 0.99999);
+}
+
+#[test]
+fn bad_inputs_give_typed_errors() {
+    let engine = shared_engine("yunet-sface");
+    let kind = |bytes: Vec<u8>| engine.analyse(bytes, true).map(|_| ()).unwrap_err();
+    assert!(matches!(kind(Vec::new()), Error::EmptyImage));
+    assert_eq!(kind(b"GIF89a not really".to_vec()).kind(), ErrorKind::InvalidImage);
+    assert!(matches!(kind(b"plain text, no image".to_vec()), Error::UnsupportedFormat));
+    let newton = read(&sample("newton.png"));
+    let truncated = newton[..newton.len() / 3].to_vec();
+    assert_eq!(kind(truncated).kind(), ErrorKind::InvalidImage);
+    let Some(eval) = shared_eval() else { return };
+    for (file, expect_empty) in [("empty.png", true), ("corrupted.png", false), ("truncated.jpg", false)] {
+        let bytes = read(&eval.join("compreface/robustness").join(file));
+        let e = kind(bytes);
+        assert_eq!(e.kind(), ErrorKind::InvalidImage, "{file}: {e}");
+        if expect_empty {
+            assert!(!matches!(e, Error::Internal(_)), "{file}: {e}");
+        }
+    }
+}
+
+#[test]
+fn no_face_images_have_no_face_even_with_the_fallback() {
+    let Some(eval) = shared_eval() else { return };
+    let index = std::fs::read_to_string(eval.join("hard_cases/index.csv")).unwrap();
+    for pack in ["yunet-sface", "scrfd-sface"] {
+        let engine = shared_engine(pack);
+        let mut checked = 0;
+        for line in index.lines().filter(|l| l.split(',').nth(1) == Some("no_face")) {
+            let path = eval.join(line.split(',').next().unwrap());
+            let a = engine.analyse(read(&path), true).unwrap();
+            assert_eq!(a.face_count(), 0, "{pack}: {}", path.display());
+            assert!(a.chosen.is_none() && a.embedding.is_none(), "{pack}: {} fell back to {:?}", path.display(), a.chosen);
+            checked += 1;
+        }
+        assert!(checked >= 10);
+    }
+}
+
+#[test]
+fn fallback_recovers_faces_below_the_threshold() {
+    let Some(eval) = shared_eval() else { return };
+    // YuNet scores this masked face 0.59 (< 0.7 threshold): detect lists nothing, compare still gets a
+    // face, marked low-confidence.
+    let engine = shared_engine("yunet-sface");
+    let a = engine.analyse(read(&eval.join("insightface/inspireface_test_res/bulk/mask.png")), true).unwrap();
+    assert_eq!(a.face_count(), 0);
+    let chosen = a.chosen.expect("fallback face");
+    assert!(chosen.low_confidence && chosen.face.score < 0.7 && chosen.face.score >= 0.58);
+    assert!(a.embedding.is_some());
+}
+
+#[test]
+fn every_supported_format_decodes_to_the_same_face() {
+    let Some(eval) = shared_eval() else { return };
+    let engine = shared_engine("yunet-sface");
+    let dir = eval.join("compreface/robustness");
+    let reference = engine.analyse(read(&dir.join("einstein.png")), true).unwrap().embedding.unwrap();
+    for f in ["einstein.jpeg", "einstein.webp", "einstein.bmp", "einstein.gif", "einstein.tiff"] {
+        let a = engine.analyse(read(&dir.join(f)), true).unwrap_or_else(|e| panic!("{f}: {e}"));
+        let sim = facematch::score::cosine(&reference, a.embedding.as_ref().unwrap());
+        assert!(sim > 0.9, "{f}: {sim}");
+    }
+    let rgba = engine.analyse(read(&eval.join("face_recognition/tests/test_images/32bit.png")), true).unwrap();
+    assert_eq!(rgba.face_count(), 1);
+}
+
+#[test]
+fn a_wrong_model_file_is_named_and_explained() {
+    let dir = std::env::temp_dir().join(format!("fm-badpack-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("face_detection_yunet_2023mar.onnx"), "<!DOCTYPE html><html>Not found</html>").unwrap();
+    let lib = models_dir().join(facematch::runtime::ORT_LIB_NAME);
+    let mut c = facematch::EngineConfig::new(dir.clone(), "yunet-sface");
+    c.ort_lib = Some(lib);
+    let err = facematch::Engine::new(c).err().expect("must fail").to_string();
+    assert!(err.contains("face_detection_yunet_2023mar.onnx") && err.contains("HTML"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
