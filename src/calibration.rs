@@ -1,7 +1,287 @@
-//! Calibration: maps a cosine similarity to the false-match rate measured on impostor pairs.
+//! Calibration: what a cosine similarity means, as the false-match rate (FMR) measured on impostor
+//! pairs (different people). The calibrated score is `s = clamp(-log10(FMR) / 6, 0, 1)`: s = 0.5
+//! means one impostor pair in 1,000 scores as high, s = 1 means FMR ≤ 1e-6.
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// FMRs at which thresholds are stored (from 1 down to 1e-6).
+pub const TABLE_FMRS: [f64; 16] = [0.5, 0.2, 0.1, 5e-2, 2e-2, 1e-2, 5e-3, 2e-3, 1e-3, 5e-4, 2e-4, 1e-4, 3e-5, 1e-5, 3e-6, 1e-6];
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct Calibration {
+    /// What the impostor pairs came from.
     pub dataset: String,
+    /// The command that reproduces this calibration.
+    #[serde(default)]
+    pub command: String,
+    pub images: usize,
+    pub identities: usize,
+    pub impostor_pairs: u64,
+    pub genuine_pairs: u64,
+    /// Thresholds, ascending in cosine / descending in FMR.
+    pub points: Vec<CalPoint>,
+    /// Straight line in (cosine, log10 FMR) fitted to the measured tail, used beyond the last
+    /// measured point: an extrapolation, not a measurement.
+    pub tail_fit: TailFit,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CalPoint {
+    pub fmr: f64,
+    /// Smallest cosine at which at most `fmr` of the impostor pairs score at or above it.
+    pub cosine: f32,
+    /// Impostor pairs at or above `cosine` (the evidence behind this FMR).
+    pub impostors_above: u64,
+    /// True when too few impostors exist to measure this FMR and the value comes from `tail_fit`.
+    pub extrapolated: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TailFit {
+    pub intercept: f64,
+    pub slope: f64,
+    /// The FMR range the line was fitted on.
+    pub fitted_from_fmr: f64,
+    pub fitted_to_fmr: f64,
+}
+
+/// A score with its meaning.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct Calibrated {
+    /// In [0, 1]: -log10(FMR) / 6.
+    pub score: f32,
+    /// False-match rate at this cosine: the share of impostor pairs expected to score as high.
+    pub fmr: f64,
+    /// True when the FMR lies beyond the measured impostor data (from the fitted tail).
+    pub extrapolated: bool,
+}
+
+pub const MIN_FMR: f64 = 1e-6;
+
+impl Calibration {
+    /// FMR at `cosine`: log10 FMR interpolated linearly in cosine between table points; 1 below
+    /// the table; the fitted tail beyond the last measured point (never below 1e-12).
+    pub fn fmr(&self, cosine: f32) -> (f64, bool) {
+        let measured: Vec<&CalPoint> = self.points.iter().filter(|p| !p.extrapolated).collect();
+        let Some(first) = measured.first() else { return (1.0, true) };
+        let c = cosine as f64;
+        if c <= first.cosine as f64 {
+            // Below the 0.5-FMR point: interpolate towards FMR 1 at cosine -1.
+            let (x0, y0, x1, y1) = (-1.0, 0.0, first.cosine as f64, first.fmr.log10());
+            return (10f64.powf(y0 + (y1 - y0) * (c - x0) / (x1 - x0)).min(1.0), false);
+        }
+        for w in measured.windows(2) {
+            let (a, b) = (w[0], w[1]);
+            if c <= b.cosine as f64 {
+                let (x0, x1) = (a.cosine as f64, b.cosine as f64);
+                let t = if x1 > x0 { (c - x0) / (x1 - x0) } else { 1.0 };
+                return (10f64.powf(a.fmr.log10() + t * (b.fmr.log10() - a.fmr.log10())), false);
+            }
+        }
+        let last = measured[measured.len() - 1];
+        let fit = 10f64.powf(self.tail_fit.intercept + self.tail_fit.slope * c);
+        // Continuous at the last measured point: the line, but never above the measured FMR there.
+        (fit.min(last.fmr).max(1e-12), true)
+    }
+
+    pub fn calibrate(&self, cosine: f32) -> Calibrated {
+        let (fmr, extrapolated) = self.fmr(cosine);
+        Calibrated { score: score_of_fmr(fmr), fmr, extrapolated }
+    }
+
+    /// Cosine threshold for a calibrated score (the inverse of `calibrate`, by bisection).
+    pub fn cosine_for_score(&self, score: f32) -> f32 {
+        let (mut lo, mut hi) = (-1.0f32, 1.0f32);
+        for _ in 0..40 {
+            let mid = (lo + hi) / 2.0;
+            if self.calibrate(mid).score >= score { hi = mid } else { lo = mid }
+        }
+        hi
+    }
+}
+
+pub fn score_of_fmr(fmr: f64) -> f32 {
+    ((-fmr.max(1e-300).log10()) / 6.0).clamp(0.0, 1.0) as f32
+}
+
+/// All impostor scores: dot products of every pair of embeddings with different identities.
+/// Returns them sorted descending, with the genuine pair count.
+pub fn impostor_scores(embeddings: &[Vec<f32>], identities: &[usize]) -> (Vec<f32>, u64) {
+    let n = embeddings.len();
+    let dim = embeddings.first().map_or(0, Vec::len);
+    // One contiguous matrix keeps the inner loop a straight dot product the compiler vectorizes.
+    let flat: Vec<f32> = embeddings.iter().flat_map(|e| e.iter().copied()).collect();
+    let mut scores: Vec<f32> = (0..n)
+        .into_par_iter()
+        .flat_map_iter(|i| {
+            let a = &flat[i * dim..(i + 1) * dim];
+            let flat = &flat;
+            ((i + 1)..n).filter(move |&j| identities[j] != identities[i]).map(move |j| dot(a, &flat[j * dim..(j + 1) * dim]))
+        })
+        .collect();
+    let genuine = (0..n).map(|i| ((i + 1)..n).filter(|&j| identities[j] == identities[i]).count() as u64).sum();
+    scores.par_sort_unstable_by(|a, b| b.total_cmp(a));
+    (scores, genuine)
+}
+
+#[inline]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    // Eight independent accumulators: lets LLVM use full-width SIMD without fast-math.
+    let mut acc = [0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for k in 0..8 {
+            acc[k] += x[k] * y[k];
+        }
+    }
+    let mut s: f32 = acc.iter().sum();
+    for (x, y) in ra.iter().zip(rb) {
+        s += x * y;
+    }
+    s
+}
+
+/// Builds the table from impostor scores sorted descending.
+pub fn from_impostors(sorted_desc: &[f32], genuine_pairs: u64, dataset: String, command: String, images: usize, identities: usize) -> Calibration {
+    let n = sorted_desc.len() as u64;
+    let mut points = Vec::new();
+    let mut measured: Vec<(f64, f64)> = Vec::new(); // (cosine, log10 fmr) for the fit
+    for &fmr in TABLE_FMRS.iter() {
+        let allowed = (fmr * n as f64).floor() as u64;
+        if allowed >= 1 && allowed < n {
+            // Threshold just above the (allowed+1)-th highest impostor: at most `allowed` at or above.
+            let cosine = next_up(sorted_desc[allowed as usize]);
+            let above = sorted_desc.partition_point(|&s| s >= cosine) as u64;
+            points.push(CalPoint { fmr, cosine, impostors_above: above, extrapolated: false });
+            measured.push((cosine as f64, fmr.log10()));
+        }
+    }
+    // Fit the tail on the measured points at FMR ≤ 1e-3 (at least three points).
+    let tail: Vec<(f64, f64)> = {
+        let t: Vec<(f64, f64)> = measured.iter().copied().filter(|p| p.1 <= -3.0 + 1e-9).collect();
+        if t.len() >= 3 { t } else { measured.iter().rev().take(3).rev().copied().collect() }
+    };
+    let (intercept, slope) = fit_line(&tail);
+    let tail_fit = TailFit {
+        intercept,
+        slope,
+        fitted_from_fmr: tail.first().map_or(1.0, |p| 10f64.powf(p.1)),
+        fitted_to_fmr: tail.last().map_or(1.0, |p| 10f64.powf(p.1)),
+    };
+    for &fmr in TABLE_FMRS.iter() {
+        if !points.iter().any(|p| p.fmr == fmr) && slope < 0.0 {
+            let cosine = ((fmr.log10() - intercept) / slope) as f32;
+            points.push(CalPoint { fmr, cosine, impostors_above: 0, extrapolated: true });
+        }
+    }
+    points.sort_by(|a, b| a.cosine.total_cmp(&b.cosine));
+    Calibration { dataset, command, images, identities, impostor_pairs: n, genuine_pairs, points, tail_fit }
+}
+
+fn fit_line(p: &[(f64, f64)]) -> (f64, f64) {
+    let n = p.len() as f64;
+    if p.len() < 2 {
+        return (0.0, -1.0);
+    }
+    let mx = p.iter().map(|q| q.0).sum::<f64>() / n;
+    let my = p.iter().map(|q| q.1).sum::<f64>() / n;
+    let sxx: f64 = p.iter().map(|q| (q.0 - mx).powi(2)).sum();
+    let sxy: f64 = p.iter().map(|q| (q.0 - mx) * (q.1 - my)).sum();
+    let slope = if sxx > 0.0 { sxy / sxx } else { -1.0 };
+    (my - slope * mx, slope)
+}
+
+fn next_up(v: f32) -> f32 {
+    if !v.is_finite() {
+        return v;
+    }
+    let b = v.to_bits();
+    f32::from_bits(if v == 0.0 { 1 } else if v > 0.0 { b + 1 } else { b - 1 })
+}
+
+/// Replaces (or appends) the `[calibration]` section of a manifest's text. The calibration is always
+/// the manifest's last section, so everything from its header on is replaced; comments above stay.
+pub fn write_into_manifest(text: &str, cal: &Calibration) -> Result<String, toml::ser::Error> {
+    #[derive(Serialize)]
+    struct Wrapper<'a> {
+        calibration: &'a Calibration,
+    }
+    let section = toml::to_string(&Wrapper { calibration: cal })?;
+    let head = match text.find("\n[calibration]") {
+        Some(i) => &text[..i + 1],
+        None => text,
+    };
+    let head = head.trim_end();
+    Ok(format!("{head}\n\n# Written by `facematch calibrate`; do not edit by hand.\n{section}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn synthetic() -> Calibration {
+        // 1,000,000 impostor scores, uniform in [-0.5, 0.5): FMR(c) = 0.5 - c on that range.
+        let mut s: Vec<f32> = (0..1_000_000).map(|i| 0.5 - i as f32 / 1_000_000.0).collect();
+        s.sort_by(|a, b| b.total_cmp(a));
+        from_impostors(&s, 10, "synthetic".into(), String::new(), 0, 0)
+    }
+
+    #[test]
+    fn table_matches_the_distribution() {
+        let c = synthetic();
+        let p = c.points.iter().find(|p| p.fmr == 1e-2).unwrap();
+        assert!((p.cosine - 0.49).abs() < 1e-4, "{p:?}");
+        assert_eq!(p.impostors_above, 10_000);
+        let p = c.points.iter().find(|p| p.fmr == 1e-6).unwrap();
+        assert_eq!(p.impostors_above, 1);
+        assert!(!p.extrapolated);
+        // Interpolation between points is monotone and close to the truth.
+        let (fmr, extrapolated) = c.fmr(0.45);
+        assert!(!extrapolated && (fmr - 0.05).abs() < 0.01, "{fmr}");
+        let mut last = 2.0;
+        for i in 0..200 {
+            let f = c.fmr(-1.0 + i as f32 * 0.01).0;
+            assert!(f <= last + 1e-12);
+            last = f;
+        }
+    }
+
+    #[test]
+    fn score_is_minus_log_fmr_over_six() {
+        assert_eq!(score_of_fmr(1e-3), 0.5);
+        assert!((score_of_fmr(10f64.powf(-4.5)) - 0.75).abs() < 1e-6);
+        assert_eq!(score_of_fmr(1e-9), 1.0);
+        assert_eq!(score_of_fmr(1.0), 0.0);
+        let c = synthetic();
+        let t = c.cosine_for_score(0.5);
+        assert!((c.calibrate(t).score - 0.5).abs() < 1e-3);
+    }
+
+    #[test]
+    fn impostor_pairs_skip_same_identity() {
+        let e = vec![vec![1.0, 0.0], vec![0.0, 1.0], vec![1.0, 0.0]];
+        let (s, genuine) = impostor_scores(&e, &[0, 1, 0]);
+        assert_eq!(genuine, 1);
+        assert_eq!(s, vec![0.0, 0.0]);
+    }
+
+    #[test]
+    fn manifest_section_is_replaced_not_duplicated() {
+        let c = synthetic();
+        let text = "name = \"x\"\n# keep me\n[detector]\nkind = \"yunet\"\n";
+        let once = write_into_manifest(text, &c).unwrap();
+        let twice = write_into_manifest(&once, &c).unwrap();
+        assert_eq!(once, twice);
+        assert!(once.contains("# keep me") && once.matches("[calibration]").count() == 1);
+        #[derive(Deserialize)]
+        struct W {
+            calibration: Calibration,
+        }
+        let back: W = toml::from_str(&once).unwrap();
+        assert_eq!(back.calibration.points.len(), c.points.len());
+    }
 }

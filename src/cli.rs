@@ -100,6 +100,28 @@ pub enum Command {
         b: PathBuf,
         #[arg(long)]
         json: bool,
+        /// Calibrated score (0..1, = -log10(FMR)/6) at or above which the faces match.
+        /// 0.75 = FMR about 3e-5.
+        #[arg(long, env = "FACEMATCH_MATCH_THRESHOLD", default_value_t = 0.75)]
+        threshold: f32,
+    },
+    /// Calibrate the pack's scores: embed labelled images, score every cross-identity pair, and
+    /// write the FMR table into the pack's manifest.
+    Calibrate {
+        /// A directory of identity folders (DIR/Name/*.jpg, as LFW's `lfw/`), or a CSV with
+        /// `path,identity` columns.
+        #[arg(long, env = "FACEMATCH_CALIBRATE_IMAGES")]
+        images: PathBuf,
+        /// Directory CSV paths resolve against (default: the CSV's directory).
+        #[arg(long, env = "FACEMATCH_CALIBRATE_IMAGES_ROOT")]
+        images_root: Option<PathBuf>,
+        /// Manifest to write the calibration into. Default: the pack's manifest file, or for a
+        /// built-in pack `models/NAME.toml` in the current directory (the repository's copy).
+        #[arg(long, env = "FACEMATCH_CALIBRATE_OUT")]
+        out: Option<PathBuf>,
+        /// Name of the data set, recorded in the manifest.
+        #[arg(long, env = "FACEMATCH_CALIBRATE_DATASET")]
+        dataset: Option<String>,
     },
     /// Evaluate on labelled pairs (LFW pair lists or CSV image1,image2,same).
     Eval {

@@ -77,7 +77,7 @@ fn run(cli: &Cli) -> CliResult {
                 println!("{}", emb.iter().map(|v| format!("{v:.6}")).collect::<Vec<_>>().join(" "));
             }
         }
-        Command::Compare { a, b, json } => {
+        Command::Compare { a, b, json, threshold } => {
             let t = Instant::now();
             let c = engine.compare(read(a)?, read(b)?).map_err(|e| (e, None))?;
             let total_ms = t.elapsed().as_secs_f64() * 1e3;
@@ -87,11 +87,26 @@ fn run(cli: &Cli) -> CliResult {
                 }
             }
             let sim = c.similarity.ok_or((Error::NoFace, None))?;
+            let manifest = &engine.pack().manifest;
+            let cal = manifest.calibrated(sim);
+            let thresholds: serde_json::Map<String, serde_json::Value> = manifest
+                .calibration
+                .iter()
+                .flat_map(|c| c.points.iter().filter(|p| [1e-3, 1e-4, 1e-5].contains(&p.fmr)))
+                .map(|p| (format!("{:.0e}", p.fmr), json!(p.cosine)))
+                .collect();
+            let is_match = cal.map(|c| c.score >= *threshold);
             if *json {
                 println!(
                     "{}",
                     json!({
                         "similarity": sim,
+                        "score": cal.map(|c| c.score),
+                        "fmr": cal.map(|c| c.fmr),
+                        "fmr_extrapolated": cal.map(|c| c.extrapolated),
+                        "match": is_match,
+                        "threshold": threshold,
+                        "cosine_thresholds_at_fmr": thresholds,
                         "faces_a": c.a.face_count(),
                         "faces_b": c.b.face_count(),
                         "face_a": face_json(&c.a),
@@ -101,8 +116,23 @@ fn run(cli: &Cli) -> CliResult {
                     })
                 );
             } else {
-                println!("similarity {sim:.4}  (faces: {} in A, {} in B)", c.a.face_count(), c.b.face_count());
+                match cal {
+                    Some(k) => println!(
+                        "{}: similarity {sim:.4}, score {:.3} (FMR {:.1e}{}), faces: {} in A, {} in B",
+                        if k.score >= *threshold { "MATCH" } else { "NO MATCH" },
+                        k.score,
+                        k.fmr,
+                        if k.extrapolated { ", extrapolated" } else { "" },
+                        c.a.face_count(),
+                        c.b.face_count()
+                    ),
+                    None => println!("similarity {sim:.4} (pack not calibrated), faces: {} in A, {} in B", c.a.face_count(), c.b.face_count()),
+                }
             }
+        }
+        Command::Calibrate { images, images_root, out, dataset } => {
+            facematch::calibrate_cmd::run(&engine, images, images_root.as_deref(), out.as_deref(), dataset.as_deref())
+                .map_err(|e| (e, None))?;
         }
         Command::Eval { pairs, images_root, json } => {
             let list = facematch::eval::pairs::load(pairs, images_root.as_deref())

@@ -32,6 +32,13 @@ pub struct Manifest {
     pub calibration: Option<Calibration>,
 }
 
+impl Manifest {
+    /// The calibrated score and FMR of a cosine similarity, when the pack is calibrated.
+    pub fn calibrated(&self, cosine: f32) -> Option<crate::calibration::Calibrated> {
+        self.calibration.as_ref().map(|c| c.calibrate(cosine))
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DetectorKind {

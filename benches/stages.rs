@@ -1,0 +1,58 @@
+//! Per-stage timings of the pipeline with criterion, on real models and photos:
+//! decode, letterbox, detector (letterbox + inference + decoding), alignment warp, embedder.
+//! Run: `cargo bench --bench stages` (after scripts/setup). Inputs: an LFW 250x250 JPEG from
+//! ../shared/eval (when present) and the setup cache's Solvay photo (3000x2171 JPEG).
+use std::path::PathBuf;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use facematch::align::align;
+use facematch::decode::{decode, DecodeLimits};
+use facematch::detect::Detector;
+use facematch::embed::Embedder;
+use facematch::letterbox::letterbox;
+use facematch::manifest::Pack;
+use facematch::runtime;
+
+fn inputs() -> Vec<(String, Vec<u8>)> {
+    let cache = runtime::default_models_dir().parent().map(PathBuf::from).unwrap_or_default();
+    let mut v = Vec::new();
+    let lfw = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/eval/lfw-view1/lfw/Aaron_Peirsol/Aaron_Peirsol_0001.jpg");
+    match std::fs::read(&lfw) {
+        Ok(b) => v.push(("lfw_250".to_string(), b)),
+        Err(_) => eprintln!("SKIPPED lfw_250: ../shared/eval is absent"),
+    }
+    let solvay = cache.join("samples/solvay_conference_1927.jpg");
+    v.push(("solvay_3000".to_string(), std::fs::read(&solvay).expect("run scripts/setup first")));
+    v
+}
+
+fn stages(c: &mut Criterion) {
+    let models = std::env::var_os("FACEMATCH_MODELS_DIR").map(PathBuf::from).unwrap_or_else(runtime::default_models_dir);
+    let pack = Pack::resolve("yunet-sface", &models).expect("pack");
+    let env = runtime::environment(&runtime::resolve_ort_lib(None, &models).expect("ort")).expect("env");
+    let intra = std::env::var("FACEMATCH_INTRA_THREADS").ok().and_then(|s| s.parse().ok()).unwrap_or(1);
+    let det_bytes = facematch::modelfile::verify(&pack.detector_path(), &pack.manifest.detector.model).unwrap();
+    let emb_bytes = facematch::modelfile::verify(&pack.embedder_path(), &pack.manifest.embedder.model).unwrap();
+    let mut detector = Detector::new(runtime::session_from_bytes(&env, &det_bytes, intra).unwrap(), pack.manifest.detector.clone()).unwrap();
+    let mut embedder = Embedder::new(runtime::session_from_bytes(&env, &emb_bytes, intra).unwrap(), pack.manifest.embedder.clone()).unwrap();
+    let spec = pack.manifest.embedder.clone();
+    let limits = DecodeLimits::default();
+    for (name, bytes) in inputs() {
+        let img = decode(&bytes, &limits).unwrap();
+        let face = detector.detect(&img).unwrap().faces[0];
+        let crop = align(&img, &face.landmarks, &spec.template, spec.input_size).unwrap();
+        let mut g = c.benchmark_group(name);
+        g.sample_size(20);
+        g.bench_function("decode", |b| b.iter(|| decode(&bytes, &limits).unwrap()));
+        let mut buf = Vec::new();
+        let d = &pack.manifest.detector;
+        g.bench_function("letterbox", |b| b.iter(|| letterbox(&img, d.input_size, d.color_order, d.mean, d.std, &mut buf).unwrap()));
+        g.bench_function("detect", |b| b.iter(|| detector.detect(&img).unwrap()));
+        g.bench_function("align", |b| b.iter(|| align(&img, &face.landmarks, &spec.template, spec.input_size).unwrap()));
+        g.bench_function("embed", |b| b.iter(|| embedder.embed(&crop).unwrap()));
+        g.finish();
+    }
+}
+
+criterion_group!(benches, stages);
+criterion_main!(benches);
