@@ -133,5 +133,11 @@ pub enum Command {
         images_root: Option<PathBuf>,
         #[arg(long)]
         json: bool,
+        /// Write a PNG with the ROC curve and the genuine / impostor score histograms.
+        #[arg(long, env = "FACEMATCH_EVAL_PLOT")]
+        plot: Option<PathBuf>,
+        /// Do not read or write the per-image embedding cache (kept in the setup cache directory).
+        #[arg(long, env = "FACEMATCH_EVAL_NO_CACHE")]
+        no_cache: bool,
     },
 }

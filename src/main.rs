@@ -134,31 +134,65 @@ fn run(cli: &Cli) -> CliResult {
             facematch::calibrate_cmd::run(&engine, images, images_root.as_deref(), out.as_deref(), dataset.as_deref())
                 .map_err(|e| (e, None))?;
         }
-        Command::Eval { pairs, images_root, json } => {
+        Command::Eval { pairs, images_root, json, plot, no_cache } => {
             let list = facematch::eval::pairs::load(pairs, images_root.as_deref())
                 .map_err(|e| (Error::Internal(e.to_string()), None))?;
-            let (scores, images) = facematch::eval::score_pairs(&engine, &list, &|done, total| {
-                if done % 200 == 0 || done == total {
-                    eprint!("\rembedded {done}/{total} images");
-                }
+            let manifest = &engine.pack().manifest;
+            let cache_dir = cli.engine.models_dir().parent().map(|p| p.join("eval-cache")).unwrap_or_default();
+            let mut cache = (!*no_cache).then(|| facematch::eval::cache::EmbeddingCache::open(&cache_dir, manifest));
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} images, {per_sec}, eta {eta}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar.set_message("embedding");
+            let (scores, images) = facematch::eval::score_pairs(&engine, &list, cache.as_mut(), &|done, total| {
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
             });
-            eprintln!();
-            let report = facematch::eval::report(&list, &scores, &images);
+            bar.finish_and_clear();
+            if let Some(c) = &cache {
+                if let Err(e) = c.save() {
+                    eprintln!("facematch: warning: embedding cache not saved: {e}");
+                }
+            }
+            let report = facematch::eval::report(&list, &scores, &images, manifest.calibration.as_ref());
+            if let Some(p) = plot {
+                let genuine: Vec<f32> = scores.iter().zip(&list).filter(|(_, q)| q.same).map(|(s, _)| *s).collect();
+                let impostor: Vec<f32> = scores.iter().zip(&list).filter(|(_, q)| !q.same).map(|(s, _)| *s).collect();
+                let title = format!("{} on {}", manifest.name, pairs.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default());
+                facematch::eval::plot::write_png(p, &title, &genuine, &impostor).map_err(|e| (e, None))?;
+                eprintln!("plot written to {}", p.display());
+            }
             if *json {
                 println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
             } else {
-                println!("pairs {} ({} genuine, {} impostor)", report.pairs, report.genuine, report.impostor);
-                println!("best-threshold accuracy {:.2}% at cosine {:.4}", report.accuracy * 100.0, report.best_threshold);
-                if let (Some(k), Some(sd)) = (report.kfold_accuracy, report.kfold_std) {
-                    println!("k-fold accuracy {:.2}% ± {:.2}", k * 100.0, sd * 100.0);
-                }
-                println!("AUC {:.4}  EER {:.2}%", report.auc, report.eer * 100.0);
-                for d in &report.tar_at_fmr_detail {
-                    println!("TAR@FMR={:.0e}: {:.2}% (threshold {:.4}, {} impostors{})", d.fmr, d.tar * 100.0, d.threshold, d.impostors, if d.measurable { "" } else { ", too few to measure" });
-                }
-                println!("images {} (no face {}, low-confidence {}, failed {})", report.images, report.images_no_face, report.images_low_confidence, report.images_failed);
+                print_report(&report);
             }
         }
     }
     Ok(())
+}
+
+fn print_report(report: &facematch::eval::Report) {
+    println!("pairs {} ({} genuine, {} impostor)", report.pairs, report.genuine, report.impostor);
+    println!("best-threshold accuracy {:.2}% at cosine {:.4}", report.accuracy * 100.0, report.best_threshold);
+    if let (Some(k), Some(sd)) = (report.kfold_accuracy, report.kfold_std) {
+        println!("k-fold accuracy {:.2}% ± {:.2}", k * 100.0, sd * 100.0);
+    }
+    println!("AUC {:.4}  EER {:.2}%", report.auc, report.eer * 100.0);
+    for d in &report.tar_at_fmr_detail {
+        let note = if d.measurable { "" } else { ", too few impostors to measure" };
+        println!("TAR@FMR={:.0e}: {:.2}% (cosine threshold {:.4}, {} impostors{note})", d.fmr, d.tar * 100.0, d.threshold, d.impostors);
+    }
+    if !report.calibrated.is_empty() {
+        println!("calibrated score -> cosine -> FMR (calibration) -> FMR measured here -> TAR here");
+        for r in &report.calibrated {
+            println!("  {:.2} -> {:.4} -> {:.1e} -> {:.4} -> {:.2}%", r.score, r.cosine, r.fmr_calibrated, r.fmr_measured, r.tar * 100.0);
+        }
+    }
+    println!(
+        "images {} (no face {}, low-confidence {}, failed {})",
+        report.images, report.images_no_face, report.images_low_confidence, report.images_failed
+    );
 }

@@ -9,8 +9,8 @@ fn devtest(pack: &str, floor: f64) {
     let pairs = facematch::eval::pairs::load(&eval.join("lfw-view1/pairsDevTest.txt"), None).unwrap();
     assert_eq!(pairs.len(), 1000);
     let engine = shared_engine(pack);
-    let (scores, images) = facematch::eval::score_pairs(engine, &pairs, &|_, _| {});
-    let r = facematch::eval::report(&pairs, &scores, &images);
+    let (scores, images) = facematch::eval::score_pairs(engine, &pairs, None, &|_, _| {});
+    let r = facematch::eval::report(&pairs, &scores, &images, engine.pack().manifest.calibration.as_ref());
     println!(
         "{pack}: LFW View 1 DevTest best-threshold accuracy {:.2}% at cosine {:.4}; AUC {:.4}; no face {}; low-confidence {}",
         r.accuracy * 100.0,

@@ -1,7 +1,9 @@
 //! Evaluation on labelled pairs: embeds every distinct image once, scores each pair, and reports
 //! accuracy, ROC AUC, EER and TAR at fixed FMRs.
+pub mod cache;
 pub mod metrics;
 pub mod pairs;
+pub mod plot;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -80,6 +82,9 @@ pub struct Report {
     pub eer: f64,
     pub tar_at_fmr: std::collections::BTreeMap<String, f64>,
     pub tar_at_fmr_detail: Vec<TarAtFmr>,
+    /// What the calibrated score means on this data: per score, its cosine threshold, the FMR the
+    /// calibration promises and the FMR and TAR measured here.
+    pub calibrated: Vec<CalibratedRow>,
     pub images: usize,
     /// Images where no face reached even the fallback floor (their pairs score -1).
     pub images_no_face: usize,
@@ -89,7 +94,13 @@ pub struct Report {
 }
 
 /// Cosine score per pair (-1 when either image has no usable face) and the distinct-image results.
-pub fn score_pairs(engine: &Engine, pairs: &[Pair], progress: &(dyn Fn(usize, usize) + Sync)) -> (Vec<f32>, Vec<ImageResult>) {
+/// With a cache, images already embedded by this pack are not embedded again.
+pub fn score_pairs(
+    engine: &Engine,
+    pairs: &[Pair],
+    mut cache: Option<&mut cache::EmbeddingCache>,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> (Vec<f32>, Vec<ImageResult>) {
     let mut index: HashMap<PathBuf, usize> = HashMap::new();
     let mut paths = Vec::new();
     for p in pairs {
@@ -101,7 +112,18 @@ pub fn score_pairs(engine: &Engine, pairs: &[Pair], progress: &(dyn Fn(usize, us
         }
     }
     let total = paths.len();
-    let images = embed_images(engine, &paths, &|done| progress(done, total));
+    let mut images: Vec<Option<ImageResult>> = paths.iter().map(|p| cache.as_deref().and_then(|c| c.get(p))).collect();
+    let missing: Vec<usize> = (0..total).filter(|&i| images[i].is_none()).collect();
+    let cached = total - missing.len();
+    let todo: Vec<PathBuf> = missing.iter().map(|&i| paths[i].clone()).collect();
+    let fresh = embed_images(engine, &todo, &|done| progress(cached + done, total));
+    for (&i, r) in missing.iter().zip(fresh) {
+        if let Some(c) = cache.as_deref_mut() {
+            c.put(&paths[i], &r);
+        }
+        images[i] = Some(r);
+    }
+    let images: Vec<ImageResult> = images.into_iter().flatten().collect();
     let scores = pairs
         .iter()
         .map(|p| match (&images[index[&p.a]].embedding, &images[index[&p.b]].embedding) {
@@ -112,9 +134,20 @@ pub fn score_pairs(engine: &Engine, pairs: &[Pair], progress: &(dyn Fn(usize, us
     (scores, images)
 }
 
+#[derive(Debug, Clone, Serialize)]
+pub struct CalibratedRow {
+    pub score: f32,
+    pub cosine: f32,
+    pub fmr_calibrated: f64,
+    pub fmr_measured: f64,
+    pub tar: f64,
+}
+
+pub const REPORT_SCORES: [f32; 6] = [0.5, 0.6, 0.67, 0.75, 0.83, 1.0];
+
 pub const REPORT_FMRS: [f64; 3] = [1e-2, 1e-3, 1e-4];
 
-pub fn report(pairs: &[Pair], scores: &[f32], images: &[ImageResult]) -> Report {
+pub fn report(pairs: &[Pair], scores: &[f32], images: &[ImageResult], calibration: Option<&crate::calibration::Calibration>) -> Report {
     let labelled: Vec<(f32, bool)> = scores.iter().zip(pairs).map(|(&s, p)| (s, p.same)).collect();
     let genuine: Vec<f32> = labelled.iter().filter(|x| x.1).map(|x| x.0).collect();
     let impostor: Vec<f32> = labelled.iter().filter(|x| !x.1).map(|x| x.0).collect();
@@ -123,7 +156,20 @@ pub fn report(pairs: &[Pair], scores: &[f32], images: &[ImageResult]) -> Report 
         pairs.iter().zip(scores).map(|(p, &s)| p.fold.map(|f| (s, p.same, f))).collect();
     let kfold = folded.as_deref().and_then(metrics::kfold_accuracy);
     let detail: Vec<TarAtFmr> = REPORT_FMRS.iter().map(|&f| metrics::tar_at_fmr(&genuine, &impostor, f)).collect();
+    let share = |v: &[f32], t: f32| if v.is_empty() { 0.0 } else { v.iter().filter(|&&x| x >= t).count() as f64 / v.len() as f64 };
+    let calibrated = calibration
+        .map(|c| {
+            REPORT_SCORES
+                .iter()
+                .map(|&s| {
+                    let cosine = c.cosine_for_score(s);
+                    CalibratedRow { score: s, cosine, fmr_calibrated: c.fmr(cosine).0, fmr_measured: share(&impostor, cosine), tar: share(&genuine, cosine) }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     Report {
+        calibrated,
         pairs: pairs.len(),
         genuine: genuine.len(),
         impostor: impostor.len(),
