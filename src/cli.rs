@@ -139,5 +139,19 @@ pub enum Command {
         /// Do not read or write the per-image embedding cache (kept in the setup cache directory).
         #[arg(long, env = "FACEMATCH_EVAL_NO_CACHE")]
         no_cache: bool,
+        /// Also send every pair through a face-match API: VENDOR=BASE_URL, VENDOR one of valify,
+        /// didit, didit-v3, videosdk, cashfree, native (a facematch server or the real vendor).
+        #[arg(long, env = "FACEMATCH_EVAL_ENDPOINT")]
+        endpoint: Option<String>,
+        /// Credentials for --endpoint: key=value,... (valify token,bundle_key; didit token;
+        /// didit-v3 api_key; videosdk jwt; cashfree client_id,client_secret; native token).
+        #[arg(long, env = "FACEMATCH_EVAL_CREDENTIALS", hide_env_values = true)]
+        credentials: Option<String>,
+        /// Per-pair CSV of local and vendor scores (with --endpoint).
+        #[arg(long, env = "FACEMATCH_EVAL_CSV", default_value = "eval-side-by-side.csv")]
+        csv: PathBuf,
+        /// Local decision threshold on the calibrated score, for the agreement figures.
+        #[arg(long, env = "FACEMATCH_MATCH_THRESHOLD", default_value_t = 0.75)]
+        threshold: f32,
     },
 }

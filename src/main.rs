@@ -134,7 +134,7 @@ fn run(cli: &Cli) -> CliResult {
             facematch::calibrate_cmd::run(&engine, images, images_root.as_deref(), out.as_deref(), dataset.as_deref())
                 .map_err(|e| (e, None))?;
         }
-        Command::Eval { pairs, images_root, json, plot, no_cache } => {
+        Command::Eval { pairs, images_root, json, plot, no_cache, endpoint, credentials, csv, threshold } => {
             let list = facematch::eval::pairs::load(pairs, images_root.as_deref())
                 .map_err(|e| (Error::Internal(e.to_string()), None))?;
             let manifest = &engine.pack().manifest;
@@ -164,14 +164,64 @@ fn run(cli: &Cli) -> CliResult {
                 facematch::eval::plot::write_png(p, &title, &genuine, &impostor).map_err(|e| (e, None))?;
                 eprintln!("plot written to {}", p.display());
             }
+            let vendor = match endpoint {
+                Some(spec) => Some(side_by_side(spec, credentials.as_deref(), csv, &list, &scores, manifest, *threshold)?),
+                None => None,
+            };
             if *json {
-                println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+                // The local report's fields stay at the top level; the vendor comparison is added.
+                let mut out = serde_json::to_value(&report).unwrap_or_default();
+                if let (Some(v), Some(map)) = (vendor, out.as_object_mut()) {
+                    map.insert("vendor".into(), json!(v));
+                }
+                println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
             } else {
                 print_report(&report);
+                if let Some(v) = vendor {
+                    println!("\nside by side with {} ({} pairs, {} errors); per-pair CSV: {}", v.vendor, v.pairs, v.errors, csv.display());
+                    let pct = |x: Option<f64>| x.map(|v| format!("{:.2}%", v * 100.0)).unwrap_or_else(|| "n/a".into());
+                    println!("  decision agreement {}; decision accuracy: local {:.2}%, vendor {}", pct(v.decision_agreement), v.local_decision_accuracy * 100.0, pct(v.vendor_decision_accuracy));
+                    println!("  rank correlation (Spearman) {}", v.rank_correlation.map(|r| format!("{r:.4}")).unwrap_or_else(|| "n/a (vendor gives no score)".into()));
+                    for (l, r) in v.local_tar_at_fmr.iter().zip(v.vendor_tar_at_fmr.iter().map(Some).chain(std::iter::repeat(None))) {
+                        println!("  TAR@FMR={:.0e}: local {:.2}%, vendor {}", l.fmr, l.tar * 100.0, r.map(|r| format!("{:.2}%", r.tar * 100.0)).unwrap_or_else(|| "n/a".into()));
+                    }
+                }
             }
         }
     }
     Ok(())
+}
+
+type CliError = (Error, Option<String>);
+
+fn side_by_side(
+    spec: &str,
+    credentials: Option<&str>,
+    csv: &std::path::Path,
+    pairs: &[facematch::eval::pairs::Pair],
+    cosines: &[f32],
+    manifest: &facematch::manifest::Manifest,
+    threshold: f32,
+) -> Result<facematch::eval::sidebyside::Summary, CliError> {
+    use facematch::eval::{endpoint, sidebyside};
+    let bad = |m: String| (Error::Internal(m), None);
+    let (name, url) = spec.split_once('=').ok_or_else(|| bad("--endpoint takes VENDOR=BASE_URL".into()))?;
+    let vendor: endpoint::Vendor = name.parse().map_err(bad)?;
+    let creds = credentials.map(endpoint::parse_credentials).unwrap_or_default();
+    let ep = endpoint::Endpoint::new(vendor, url, creds).map_err(|e| bad(e.to_string()))?;
+    let local_score: Vec<f32> = cosines.iter().map(|&c| manifest.calibrated(c).map_or(c, |k| k.score)).collect();
+    let local_match: Vec<bool> = cosines
+        .iter()
+        .map(|&c| manifest.calibrated(c).map_or(c >= 0.5, |k| k.score >= threshold))
+        .collect();
+    let bar = indicatif::ProgressBar::new(pairs.len() as u64);
+    let rows = sidebyside::run(&ep, pairs, &|i| bar.set_position(i as u64));
+    bar.finish_and_clear();
+    if let Some(first) = rows.iter().find_map(|r| r.error.as_ref()) {
+        eprintln!("facematch: warning: {name}: {} of {} pairs failed; first error: {first}", rows.iter().filter(|r| r.error.is_some()).count(), rows.len());
+    }
+    sidebyside::write_csv(csv, pairs, &rows, cosines, &local_score, &local_match).map_err(|e| bad(format!("{}: {e}", csv.display())))?;
+    Ok(sidebyside::summarize(name, pairs, &rows, &local_score, &local_match))
 }
 
 fn print_report(report: &facematch::eval::Report) {

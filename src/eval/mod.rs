@@ -1,9 +1,11 @@
 //! Evaluation on labelled pairs: embeds every distinct image once, scores each pair, and reports
 //! accuracy, ROC AUC, EER and TAR at fixed FMRs.
 pub mod cache;
+pub mod endpoint;
 pub mod metrics;
 pub mod pairs;
 pub mod plot;
+pub mod sidebyside;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
