@@ -82,6 +82,21 @@ impl EngineArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Serve the HTTP API (native routes, health, readiness) until Ctrl-C / SIGTERM.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "FACEMATCH_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Largest request body in bytes.
+        #[arg(long, env = "FACEMATCH_MAX_BODY_BYTES", default_value_t = 12 * 1024 * 1024)]
+        max_body_bytes: usize,
+        /// Largest single uploaded image in bytes (after base64 decoding).
+        #[arg(long, env = "FACEMATCH_MAX_UPLOAD_BYTES", default_value_t = 5 * 1024 * 1024)]
+        max_upload_bytes: usize,
+        /// Default decision threshold on the calibrated score (0.75 = FMR about 3e-5).
+        #[arg(long, env = "FACEMATCH_MATCH_THRESHOLD", default_value_t = 0.75)]
+        threshold: f32,
+    },
     /// Detect faces: boxes, scores and five landmarks, largest face first.
     Detect {
         image: PathBuf,

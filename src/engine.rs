@@ -107,6 +107,8 @@ type Reply = Box<dyn FnOnce(Result<Analysis>) + Send>;
 struct Job {
     bytes: Vec<u8>,
     embed: bool,
+    /// A health probe: run both models on a synthetic input instead of analysing `bytes`.
+    probe: bool,
     reply: Reply,
 }
 
@@ -166,8 +168,9 @@ impl Engine {
                     };
                     drop(ready_tx);
                     for job in rx.iter() {
-                        let Job { bytes, embed, reply } = job;
-                        let result = std::panic::catch_unwind(AssertUnwindSafe(|| worker.analyse(&bytes, embed)))
+                        let Job { bytes, embed, probe, reply } = job;
+                        let run = || if probe { worker.probe() } else { worker.analyse(&bytes, embed) };
+                        let result = std::panic::catch_unwind(AssertUnwindSafe(run))
                             .unwrap_or_else(|_| Err(Error::Internal("inference worker panicked".into())));
                         reply(result);
                     }
@@ -210,7 +213,17 @@ impl Engine {
     /// inference thread: it should only hand the result over (e.g. a oneshot channel).
     pub fn try_analyse(&self, bytes: Vec<u8>, embed: bool, reply: impl FnOnce(Result<Analysis>) + Send + 'static) -> Result<()> {
         let tx = self.tx.as_ref().ok_or(Error::Shutdown)?;
-        tx.try_send(Job { bytes, embed, reply: Box::new(reply) }).map_err(|e| match e {
+        tx.try_send(Job { bytes, embed, probe: false, reply: Box::new(reply) }).map_err(|e| match e {
+            TrySendError::Full(_) => Error::Busy,
+            TrySendError::Disconnected(_) => Error::Shutdown,
+        })
+    }
+
+    /// Queues a health probe (one real inference of each model on a synthetic input) without
+    /// waiting; [`Error::Busy`] when the queue is full.
+    pub fn try_probe(&self, reply: impl FnOnce(Result<Analysis>) + Send + 'static) -> Result<()> {
+        let tx = self.tx.as_ref().ok_or(Error::Shutdown)?;
+        tx.try_send(Job { bytes: Vec::new(), embed: false, probe: true, reply: Box::new(reply) }).map_err(|e| match e {
             TrySendError::Full(_) => Error::Busy,
             TrySendError::Disconnected(_) => Error::Shutdown,
         })
@@ -225,7 +238,7 @@ impl Engine {
 
     /// Queues an analysis, waiting for a queue slot; `reply` runs on an inference thread.
     pub fn submit_blocking(&self, bytes: Vec<u8>, embed: bool, reply: impl FnOnce(Result<Analysis>) + Send + 'static) -> Result<()> {
-        let job = Job { bytes, embed, reply: Box::new(reply) };
+        let job = Job { bytes, embed, probe: false, reply: Box::new(reply) };
         self.tx.as_ref().ok_or(Error::Shutdown)?.send(job).map_err(|_| Error::Shutdown)
     }
 
@@ -287,6 +300,13 @@ impl Worker {
         let size = self.embedder.spec().input_size;
         self.embedder.embed(&RgbImage::from_pixel(size, size, image::Rgb([128, 128, 128])))?;
         Ok(())
+    }
+
+    fn probe(&mut self) -> Result<Analysis> {
+        let t = Instant::now();
+        self.warm_up()?;
+        let timings = StageTimings { detect_ms: ms(t), ..StageTimings::default() };
+        Ok(Analysis { width: 0, height: 0, faces: Vec::new(), chosen: None, embedding: None, timings })
     }
 
     fn analyse(&mut self, bytes: &[u8], embed: bool) -> Result<Analysis> {

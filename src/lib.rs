@@ -10,11 +10,13 @@ pub mod embed;
 pub mod engine;
 pub mod error;
 pub mod eval;
+pub mod image_input;
 pub mod letterbox;
 pub mod manifest;
 pub mod modelfile;
 pub mod runtime;
 pub mod score;
+pub mod server;
 
 pub use engine::{Analysis, Comparison, Engine, EngineConfig};
 pub use error::{Error, ErrorKind, Result};

@@ -130,6 +130,17 @@ fn run(cli: &Cli) -> CliResult {
                 }
             }
         }
+        Command::Serve { listen, max_body_bytes, max_upload_bytes, threshold } => {
+            let config = facematch::server::ServerConfig { max_body_bytes: *max_body_bytes, max_upload_bytes: *max_upload_bytes, match_threshold: *threshold };
+            let state = facematch::server::AppState { engine: std::sync::Arc::new(engine), config: std::sync::Arc::new(config) };
+            let rt = tokio::runtime::Runtime::new().map_err(|e| (Error::Internal(e.to_string()), None))?;
+            rt.block_on(async {
+                let listener = tokio::net::TcpListener::bind(listen.as_str()).await.map_err(|e| (Error::Internal(format!("cannot listen on {listen}: {e}")), None))?;
+                let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| listen.clone());
+                eprintln!("facematch: serving on http://{addr} (pack {}, models loaded in {load_ms:.0} ms)", state.engine.pack().manifest.name);
+                facematch::server::serve(listener, state).await.map_err(|e| (Error::Internal(e.to_string()), None))
+            })?;
+        }
         Command::Calibrate { images, images_root, out, dataset } => {
             facematch::calibrate_cmd::run(&engine, images, images_root.as_deref(), out.as_deref(), dataset.as_deref())
                 .map_err(|e| (e, None))?;

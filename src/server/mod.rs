@@ -1,0 +1,88 @@
+//! The HTTP server. Routes only call the engine (never a model session); errors are mapped to HTTP
+//! status in one place (`error.rs`) and each API builds its own body shape from them.
+pub mod error;
+pub mod health;
+pub mod native;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::engine::{Analysis, Engine};
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Largest request body, in bytes (both images plus form overhead).
+    pub max_body_bytes: usize,
+    /// Largest single image, in bytes, after base64 decoding.
+    pub max_upload_bytes: usize,
+    /// Default decision threshold on the calibrated score.
+    pub match_threshold: f32,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig { max_body_bytes: 12 * 1024 * 1024, max_upload_bytes: 5 * 1024 * 1024, match_threshold: 0.75 }
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Arc<Engine>,
+    pub config: Arc<ServerConfig>,
+}
+
+pub fn router(state: AppState) -> Router {
+    let limit = state.config.max_body_bytes;
+    Router::new()
+        .route("/v1/compare", post(native::compare))
+        .route("/v1/detect", post(native::detect))
+        .route("/v1/embed", post(native::embed))
+        .route("/health", get(health::health))
+        .route("/ready", get(health::ready))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+/// Runs one analysis on the engine's inference threads without blocking the async runtime;
+/// [`Error::Busy`] at once when the engine's queue is full.
+pub async fn analyse(engine: &Engine, bytes: Vec<u8>, embed: bool) -> Result<Analysis> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    engine.try_analyse(bytes, embed, move |r| {
+        let _ = tx.send(r);
+    })?;
+    rx.await.map_err(|_| Error::Shutdown)?
+}
+
+/// Serves until Ctrl-C or SIGTERM, then stops accepting and lets requests in flight finish.
+pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
+    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

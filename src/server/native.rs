@@ -1,0 +1,190 @@
+//! facematch's own API: `POST /v1/compare`, `/v1/detect`, `/v1/embed`. Images come as JSON base64
+//! fields (`image_a`, `image_b`, or `image`; a `data:image/...;base64,` prefix is accepted) or as
+//! multipart file fields of the same names. Errors: `{"error": {"code", "message"}}`.
+use std::collections::HashMap;
+
+use axum::extract::{FromRequest, Multipart, Request, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::error::ApiError;
+use super::{analyse, AppState};
+use crate::calibration::score_of_fmr;
+use crate::engine::Analysis;
+use crate::image_input::decode_base64_image;
+
+/// Text fields are short: thresholds and names, never images.
+const MAX_TEXT_FIELD: usize = 256;
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut r = (self.status, Json(json!({"error": {"code": self.code, "message": self.message}}))).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            r.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        }
+        r
+    }
+}
+
+/// The request's images and text fields, from JSON or multipart.
+struct Fields {
+    images: HashMap<String, Vec<u8>>,
+    text: HashMap<String, String>,
+}
+
+async fn read_fields(state: &AppState, req: Request, image_names: &[&str]) -> Result<Fields, ApiError> {
+    let max = state.config.max_upload_bytes;
+    let is_multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    let mut images = HashMap::new();
+    let mut text = HashMap::new();
+    if is_multipart {
+        let mut mp = Multipart::from_request(req, &()).await.map_err(|e| ApiError::bad_request("invalid_multipart", e.body_text()))?;
+        while let Some(field) = mp.next_field().await.map_err(|e| ApiError::bad_request("invalid_multipart", e.body_text()))? {
+            let name = field.name().unwrap_or_default().to_string();
+            if image_names.contains(&name.as_str()) {
+                let bytes = field.bytes().await.map_err(|e| ApiError::bad_request("invalid_multipart", e.body_text()))?;
+                if bytes.len() > max {
+                    return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "image_too_large", format!("{name}: larger than {max} bytes")));
+                }
+                images.insert(name, bytes.to_vec());
+            } else {
+                let value = field.text().await.map_err(|e| ApiError::bad_request("invalid_multipart", e.body_text()))?;
+                if value.len() > MAX_TEXT_FIELD {
+                    return Err(ApiError::bad_request("field_too_long", format!("{name}: at most {MAX_TEXT_FIELD} characters")));
+                }
+                text.insert(name, value);
+            }
+        }
+    } else {
+        let Json(body): Json<Value> = Json::from_request(req, &())
+            .await
+            .map_err(|e| ApiError::new(e.status(), "invalid_json", e.body_text()))?;
+        let obj = body.as_object().ok_or_else(|| ApiError::bad_request("invalid_json", "the body must be a JSON object"))?;
+        for (k, v) in obj {
+            if image_names.contains(&k.as_str()) {
+                let s = v.as_str().ok_or_else(|| ApiError::bad_request("invalid_field", format!("{k}: must be a base64 string")))?;
+                let bytes = decode_base64_image(s, max).map_err(|e| {
+                    let mut a = ApiError::from(e);
+                    a.message = format!("{k}: {}", a.message);
+                    a
+                })?;
+                images.insert(k.clone(), bytes);
+            } else {
+                let s = match v {
+                    Value::String(s) => s.clone(),
+                    Value::Number(n) => n.to_string(),
+                    Value::Bool(b) => b.to_string(),
+                    _ => continue,
+                };
+                if s.len() > MAX_TEXT_FIELD {
+                    return Err(ApiError::bad_request("field_too_long", format!("{k}: at most {MAX_TEXT_FIELD} characters")));
+                }
+                text.insert(k.clone(), s);
+            }
+        }
+    }
+    for name in image_names {
+        if !images.contains_key(*name) {
+            return Err(ApiError::bad_request("missing_image", format!("`{name}` is required")));
+        }
+    }
+    Ok(Fields { images, text })
+}
+
+fn image_json(a: &Analysis) -> Value {
+    json!({
+        "width": a.width,
+        "height": a.height,
+        "faces": a.faces,
+        "face_count": a.face_count(),
+        "used_face": a.chosen.map(|c| json!({"box": c.face.bbox, "landmarks": c.face.landmarks, "score": c.face.score, "low_confidence": c.low_confidence})),
+        "timings_ms": a.timings,
+    })
+}
+
+/// The decision threshold on the calibrated score: `fmr` (a false-match rate) or `threshold` (a
+/// score) from the request, else the server's default.
+fn decision_threshold(fields: &Fields, default: f32) -> Result<f32, ApiError> {
+    let parse = |k: &str| -> Result<Option<f64>, ApiError> {
+        match fields.text.get(k) {
+            None => Ok(None),
+            Some(s) => s.trim().parse::<f64>().map(Some).map_err(|_| ApiError::bad_request("invalid_field", format!("{k}: must be a number"))),
+        }
+    };
+    if let Some(fmr) = parse("fmr")? {
+        if !(fmr > 0.0 && fmr < 1.0) {
+            return Err(ApiError::bad_request("invalid_field", "fmr: must lie strictly between 0 and 1"));
+        }
+        return Ok(score_of_fmr(fmr));
+    }
+    if let Some(t) = parse("threshold")? {
+        if !(0.0..=1.0).contains(&t) {
+            return Err(ApiError::bad_request("invalid_field", "threshold: a calibrated score between 0 and 1"));
+        }
+        return Ok(t as f32);
+    }
+    Ok(default)
+}
+
+pub async fn compare(State(state): State<AppState>, req: Request) -> Result<Json<Value>, ApiError> {
+    let mut fields = read_fields(&state, req, &["image_a", "image_b"]).await?;
+    let threshold = decision_threshold(&fields, state.config.match_threshold)?;
+    let a = fields.images.remove("image_a").unwrap_or_default();
+    let b = fields.images.remove("image_b").unwrap_or_default();
+    let engine = &state.engine;
+    let (ra, rb) = tokio::join!(analyse(engine, a, true), analyse(engine, b, true));
+    let ra = ra.map_err(|e| ApiError::for_image(&e, "image_a"))?;
+    let rb = rb.map_err(|e| ApiError::for_image(&e, "image_b"))?;
+    for (r, name) in [(&ra, "image_a"), (&rb, "image_b")] {
+        if r.embedding.is_none() {
+            return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "no_face", format!("{name}: no face was found in the image")));
+        }
+    }
+    let c = crate::engine::Comparison::of(ra, rb);
+    let similarity = c.similarity.unwrap_or(-1.0);
+    let manifest = &engine.pack().manifest;
+    let cal = manifest.calibrated(similarity);
+    let thresholds: Vec<Value> = manifest
+        .calibration
+        .iter()
+        .flat_map(|k| k.points.iter())
+        .map(|p| json!({"fmr": p.fmr, "cosine": p.cosine, "score": score_of_fmr(p.fmr), "extrapolated": p.extrapolated}))
+        .collect();
+    Ok(Json(json!({
+        "similarity": similarity,
+        "score": cal.map(|k| k.score),
+        "fmr": cal.map(|k| k.fmr),
+        "fmr_extrapolated": cal.map(|k| k.extrapolated),
+        "match": cal.map(|k| k.score >= threshold),
+        "decision": {"threshold_score": threshold, "threshold_fmr": 10f64.powf(-6.0 * threshold as f64)},
+        "thresholds": thresholds,
+        "pack": manifest.name,
+        "image_a": image_json(&c.a),
+        "image_b": image_json(&c.b),
+    })))
+}
+
+pub async fn detect(State(state): State<AppState>, req: Request) -> Result<Json<Value>, ApiError> {
+    let mut fields = read_fields(&state, req, &["image"]).await?;
+    let a = analyse(&state.engine, fields.images.remove("image").unwrap_or_default(), false)
+        .await
+        .map_err(|e| ApiError::for_image(&e, "image"))?;
+    Ok(Json(json!({"faces": a.faces, "width": a.width, "height": a.height, "timings_ms": a.timings})))
+}
+
+pub async fn embed(State(state): State<AppState>, req: Request) -> Result<Json<Value>, ApiError> {
+    let mut fields = read_fields(&state, req, &["image"]).await?;
+    let a = analyse(&state.engine, fields.images.remove("image").unwrap_or_default(), true)
+        .await
+        .map_err(|e| ApiError::for_image(&e, "image"))?;
+    let Some(embedding) = &a.embedding else {
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "no_face", "image: no face was found in the image"));
+    };
+    Ok(Json(json!({"embedding": embedding, "dim": embedding.len(), "pack": state.engine.pack().manifest.name, "image": image_json(&a)})))
+}

@@ -1,0 +1,138 @@
+//! The native HTTP API through the real router (tower oneshot) and one real server on port 0,
+//! with real models and photos.
+mod common;
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use base64::Engine as _;
+use common::*;
+use facematch::server::{router, AppState, ServerConfig};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+fn state() -> AppState {
+    static ENGINE: std::sync::OnceLock<Arc<facematch::Engine>> = std::sync::OnceLock::new();
+    let engine = ENGINE.get_or_init(|| Arc::new(engine("yunet-sface"))).clone();
+    AppState { engine, config: Arc::new(ServerConfig { max_body_bytes: 8 * 1024 * 1024, max_upload_bytes: 3 * 1024 * 1024, match_threshold: 0.75 }) }
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn mirrored(bytes: &[u8]) -> Vec<u8> {
+    let img = image::load_from_memory(bytes).unwrap().fliph();
+    let mut out = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Jpeg).unwrap();
+    out
+}
+
+async fn call(path: &str, body: Value) -> (StatusCode, Value) {
+    let req = Request::post(path).header("content-type", "application/json").body(Body::from(body.to_string())).unwrap();
+    let resp = router(state()).oneshot(req).await.unwrap();
+    let status = resp.status();
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn compare_same_person_and_different_people() {
+    let newton = read(&sample("newton.png"));
+    let (status, body) = call("/v1/compare", json!({"image_a": b64(&newton), "image_b": format!("data:image/jpeg;base64,{}", b64(&mirrored(&newton)))})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["similarity"].as_f64().unwrap() > 0.6);
+    assert!(body["score"].as_f64().unwrap() >= 0.75 && body["match"] == json!(true));
+    assert!(body["fmr"].as_f64().unwrap() < 1e-4);
+    assert_eq!(body["image_a"]["face_count"], json!(1));
+    assert_eq!(body["image_b"]["used_face"]["landmarks"].as_array().unwrap().len(), 5);
+    assert!(body["thresholds"].as_array().unwrap().iter().any(|t| t["fmr"] == json!(0.001)));
+    let (status, body) = call("/v1/compare", json!({"image_a": b64(&newton), "image_b": b64(&read(&sample("gauss.png")))})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["match"], json!(false));
+    assert!(body["score"].as_f64().unwrap() < 0.5, "{body}");
+    // A requested FMR of 1e-2 means a threshold score of 1/3.
+    let (_, body) = call("/v1/compare", json!({"image_a": b64(&newton), "image_b": b64(&newton), "fmr": 0.01})).await;
+    assert!((body["decision"]["threshold_score"].as_f64().unwrap() - 1.0 / 3.0).abs() < 1e-4);
+}
+
+#[tokio::test]
+async fn compare_errors_are_in_shape() {
+    let newton = b64(&read(&sample("newton.png")));
+    let (s, b) = call("/v1/compare", json!({"image_a": newton})).await;
+    assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("missing_image")));
+    let (s, b) = call("/v1/compare", json!({"image_a": newton, "image_b": "%%% not base64"})).await;
+    assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_base64")));
+    let (s, b) = call("/v1/compare", json!({"image_a": newton, "image_b": b64(b"plain text")})).await;
+    assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("unsupported_format")));
+    let white = {
+        let img = image::RgbImage::from_pixel(200, 200, image::Rgb([255, 255, 255]));
+        let mut out = Vec::new();
+        img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png).unwrap();
+        out
+    };
+    let (s, b) = call("/v1/compare", json!({"image_a": newton, "image_b": b64(&white)})).await;
+    assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("no_face")));
+    assert!(b["error"]["message"].as_str().unwrap().contains("image_b"));
+    let (s, b) = call("/v1/compare", json!({"image_a": newton, "image_b": newton, "threshold": "high"})).await;
+    assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_field")));
+    // An image over the per-image limit (3 MB here) is refused before decoding.
+    let (s, b) = call("/v1/compare", json!({"image_a": newton, "image_b": "A".repeat(4_200_000)})).await;
+    assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("image_too_large")), "{b}");
+    // A body over the request limit (8 MB here).
+    let (s, _) = call("/v1/compare", json!({"image_a": "A".repeat(9_000_000)})).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+    let req = Request::post("/v1/compare").header("content-type", "application/json").body(Body::from("{not json")).unwrap();
+    assert_eq!(router(state()).oneshot(req).await.unwrap().status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn multipart_detect_embed_and_health() {
+    let boundary = "fmboundary";
+    let solvay = read(&sample("solvay_conference_1927.jpg"));
+    let mut body = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"s.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n").into_bytes();
+    body.extend_from_slice(&solvay);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let req = Request::post("/v1/detect").header("content-type", format!("multipart/form-data; boundary={boundary}")).body(Body::from(body)).unwrap();
+    let resp = router(state()).oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let v: Value = serde_json::from_slice(&axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap()).unwrap();
+    assert_eq!(v["faces"].as_array().unwrap().len(), 29);
+    let (s, v) = call("/v1/embed", json!({"image": b64(&read(&sample("gauss.png")))})).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["embedding"].as_array().unwrap().len(), 128);
+    let resp = router(state()).oneshot(Request::get("/health").body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let resp = router(state()).oneshot(Request::get("/ready").body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+}
+
+/// A real server on port 0, driven by the `eval --endpoint native=...` client over loopback.
+#[test]
+fn real_server_and_the_native_eval_client() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = rt.spawn(facematch::server::serve(listener, state()));
+    let ep = facematch::eval::endpoint::Endpoint::new(facematch::eval::endpoint::Vendor::Native, &format!("http://{addr}"), Default::default()).unwrap();
+    let newton = read(&sample("newton.png"));
+    let same = ep.compare(&newton, &mirrored(&newton)).unwrap();
+    assert_eq!(same.decision, Some(true));
+    let different = ep.compare(&newton, &read(&sample("gauss.png"))).unwrap();
+    assert_eq!(different.decision, Some(false));
+    assert!(same.score.unwrap() > different.score.unwrap());
+    // Many clients at once: every request answered, correctly.
+    let answers: Vec<bool> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8).map(|i| {
+            let (ep, newton) = (&ep, &newton);
+            s.spawn(move || {
+                let other = if i % 2 == 0 { mirrored(newton) } else { read(&sample("gauss.png")) };
+                ep.compare(newton, &other).map(|a| a.decision == Some(i % 2 == 0)).unwrap_or(false)
+            })
+        }).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(answers.iter().all(|&ok| ok), "{answers:?}");
+    server.abort();
+}
