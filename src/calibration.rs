@@ -211,12 +211,14 @@ pub fn write_into_manifest(text: &str, cal: &Calibration) -> Result<String, toml
         calibration: &'a Calibration,
     }
     let section = toml::to_string(&Wrapper { calibration: cal })?;
-    let head = match text.find("\n[calibration]") {
+    const MARK: &str = "# Written by `facematch calibrate`; do not edit by hand.";
+    let cut = text.find(&format!("\n{MARK}")).or_else(|| text.find("\n[calibration]"));
+    let head = match cut {
         Some(i) => &text[..i + 1],
         None => text,
     };
     let head = head.trim_end();
-    Ok(format!("{head}\n\n# Written by `facematch calibrate`; do not edit by hand.\n{section}"))
+    Ok(format!("{head}\n\n{MARK}\n{section}"))
 }
 
 #[cfg(test)]
