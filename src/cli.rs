@@ -96,6 +96,17 @@ pub enum Command {
         /// Default decision threshold on the calibrated score (0.75 = FMR about 3e-5).
         #[arg(long, env = "FACEMATCH_MATCH_THRESHOLD", default_value_t = 0.75)]
         threshold: f32,
+        /// Directory of the state database (facematch.sqlite): API clients, Cashfree ids.
+        /// Default: ${XDG_DATA_HOME:-~/.local/share}/facematch.
+        #[arg(long, env = "FACEMATCH_STATE_DIR")]
+        state_dir: Option<PathBuf>,
+    },
+    /// Manage API credentials of the vendor schemes (secrets are shown once and stored hashed).
+    Clients {
+        #[arg(long, env = "FACEMATCH_STATE_DIR")]
+        state_dir: Option<PathBuf>,
+        #[command(subcommand)]
+        action: ClientsAction,
     },
     /// Detect faces: boxes, scores and five landmarks, largest face first.
     Detect {
@@ -169,4 +180,33 @@ pub enum Command {
         #[arg(long, env = "FACEMATCH_MATCH_THRESHOLD", default_value_t = 0.75)]
         threshold: f32,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientsAction {
+    /// Create a client; prints its id and secret once.
+    Add {
+        #[arg(long)]
+        scheme: String,
+        #[arg(long)]
+        client_id: Option<String>,
+    },
+    /// List clients (never secrets).
+    List,
+    /// Revoke a client.
+    Revoke {
+        #[arg(long)]
+        scheme: String,
+        #[arg(long)]
+        client_id: String,
+    },
+}
+
+/// `${XDG_DATA_HOME:-~/.local/share}/facematch`.
+pub fn default_state_dir() -> PathBuf {
+    std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("facematch")
 }

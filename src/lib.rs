@@ -17,6 +17,7 @@ pub mod modelfile;
 pub mod runtime;
 pub mod score;
 pub mod server;
+pub mod store;
 
 pub use engine::{Analysis, Comparison, Engine, EngineConfig};
 pub use error::{Error, ErrorKind, Result};

@@ -37,7 +37,8 @@ fn main() -> ExitCode {
     }
 }
 
-type CliResult = Result<(), (Error, Option<String>)>;
+type CliError = (Error, Option<String>);
+type CliResult = Result<(), CliError>;
 
 fn read(path: &std::path::Path) -> Result<Vec<u8>, (Error, Option<String>)> {
     std::fs::read(path).map_err(|e| (Error::Internal(format!("cannot read the file: {e}")), Some(path.display().to_string())))
@@ -51,7 +52,59 @@ fn face_json(a: &Analysis) -> serde_json::Value {
     json!(a.chosen)
 }
 
+fn open_store(dir: Option<&std::path::Path>) -> Result<facematch::store::SqliteStore, CliError> {
+    let dir = dir.map(std::path::Path::to_path_buf).unwrap_or_else(facematch::cli::default_state_dir);
+    facematch::store::SqliteStore::open(&dir.join("facematch.sqlite")).map_err(|e| (Error::Internal(e.to_string()), Some(dir.display().to_string())))
+}
+
+fn clients(cli: &Cli) -> Option<CliResult> {
+    use facematch::store::Store;
+    let Command::Clients { state_dir, action } = &cli.command else { return None };
+    Some((|| {
+        let store = open_store(state_dir.as_deref())?;
+        let fail = |e: facematch::store::StoreError| (Error::Internal(e.to_string()), None);
+        match action {
+            facematch::cli::ClientsAction::Add { scheme, client_id } => {
+                if !facematch::store::SCHEMES.contains(&scheme.as_str()) {
+                    return Err((Error::Internal(format!("unknown scheme `{scheme}` ({})", facematch::store::SCHEMES.join(", "))), None));
+                }
+                let c = store.add_client(scheme, client_id.as_deref()).map_err(fail)?;
+                println!("scheme {}\nclient_id {}\nsecret {}\n(the secret is shown once and stored hashed)", c.scheme, c.client_id, c.secret);
+            }
+            facematch::cli::ClientsAction::List => {
+                for c in store.list_clients().map_err(fail)? {
+                    println!("{}\t{}\t{}", c.scheme, c.client_id, if c.revoked { "revoked" } else { "active" });
+                }
+            }
+            facematch::cli::ClientsAction::Revoke { scheme, client_id } => {
+                if !store.revoke_client(scheme, client_id).map_err(fail)? {
+                    return Err((Error::Internal(format!("no client {client_id} in scheme {scheme}")), None));
+                }
+                println!("revoked {scheme} {client_id}");
+            }
+        }
+        Ok(())
+    })())
+}
+
+/// On a first start every vendor scheme gets a client; its secret is printed this once.
+fn first_start_credentials(store: &dyn facematch::store::Store) -> Result<(), CliError> {
+    let fail = |e: facematch::store::StoreError| (Error::Internal(e.to_string()), None);
+    let existing = store.list_clients().map_err(fail)?;
+    for scheme in facematch::store::SCHEMES {
+        if existing.iter().any(|c| c.scheme == scheme) {
+            continue;
+        }
+        let c = store.add_client(scheme, None).map_err(fail)?;
+        eprintln!("facematch: new {scheme} credentials (shown once, stored hashed): client_id={} secret={}", c.client_id, c.secret);
+    }
+    Ok(())
+}
+
 fn run(cli: &Cli) -> CliResult {
+    if let Some(r) = clients(cli) {
+        return r;
+    }
     let start = Instant::now();
     let engine = Engine::new(cli.engine.engine_config()).map_err(|e| (e, None))?;
     let load_ms = start.elapsed().as_secs_f64() * 1e3;
@@ -130,9 +183,12 @@ fn run(cli: &Cli) -> CliResult {
                 }
             }
         }
-        Command::Serve { listen, max_body_bytes, max_upload_bytes, threshold } => {
+        Command::Clients { .. } => {}
+        Command::Serve { listen, max_body_bytes, max_upload_bytes, threshold, state_dir } => {
             let config = facematch::server::ServerConfig { max_body_bytes: *max_body_bytes, max_upload_bytes: *max_upload_bytes, match_threshold: *threshold };
-            let state = facematch::server::AppState { engine: std::sync::Arc::new(engine), config: std::sync::Arc::new(config) };
+            let store = open_store(state_dir.as_deref())?;
+            first_start_credentials(&store)?;
+            let state = facematch::server::AppState { engine: std::sync::Arc::new(engine), config: std::sync::Arc::new(config), store: std::sync::Arc::new(store) };
             let rt = tokio::runtime::Runtime::new().map_err(|e| (Error::Internal(e.to_string()), None))?;
             rt.block_on(async {
                 let listener = tokio::net::TcpListener::bind(listen.as_str()).await.map_err(|e| (Error::Internal(format!("cannot listen on {listen}: {e}")), None))?;
@@ -203,7 +259,6 @@ fn run(cli: &Cli) -> CliResult {
     Ok(())
 }
 
-type CliError = (Error, Option<String>);
 
 fn side_by_side(
     spec: &str,

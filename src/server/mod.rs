@@ -1,5 +1,6 @@
 //! The HTTP server. Routes only call the engine (never a model session); errors are mapped to HTTP
 //! status in one place (`error.rs`) and each API builds its own body shape from them.
+pub mod cashfree;
 pub mod error;
 pub mod health;
 pub mod native;
@@ -34,6 +35,7 @@ impl Default for ServerConfig {
 pub struct AppState {
     pub engine: Arc<Engine>,
     pub config: Arc<ServerConfig>,
+    pub store: Arc<dyn crate::store::Store>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -42,6 +44,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/compare", post(native::compare))
         .route("/v1/detect", post(native::detect))
         .route("/v1/embed", post(native::embed))
+        .route("/verification/face-match", post(cashfree::face_match))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .layer(DefaultBodyLimit::max(limit))

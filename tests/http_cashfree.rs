@@ -1,0 +1,204 @@
+//! Cashfree contract tests (`../shared/vendor-docs/cashfree-face-match.md`) through the real router,
+//! with real models and photos: exact fields and JSON types, every documented error's status, type,
+//! code and message.
+mod common;
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use common::*;
+use facematch::server::{router, AppState, ServerConfig};
+use facematch::store::{SqliteStore, Store};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+fn engine_arc() -> Arc<facematch::Engine> {
+    static ENGINE: std::sync::OnceLock<Arc<facematch::Engine>> = std::sync::OnceLock::new();
+    ENGINE.get_or_init(|| Arc::new(engine("yunet-sface"))).clone()
+}
+
+struct Fixture {
+    state: AppState,
+    id: String,
+    secret: String,
+}
+
+fn fixture_with(store: Arc<dyn Store>) -> Fixture {
+    let c = store.add_client("cashfree", None).unwrap();
+    let state = AppState { engine: engine_arc(), store, config: Arc::new(ServerConfig::default()) };
+    Fixture { state, id: c.client_id, secret: c.secret }
+}
+
+fn fixture() -> Fixture {
+    fixture_with(Arc::new(SqliteStore::in_memory().unwrap()))
+}
+
+enum Part<'a> {
+    Text(&'a str, &'a str),
+    File(&'a str, &'a [u8]),
+}
+
+fn multipart(parts: &[Part]) -> (String, Vec<u8>) {
+    let boundary = "----cfboundary7MA4YWxkTrZu0gW";
+    let mut body = Vec::new();
+    for p in parts {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        match p {
+            Part::Text(n, v) => body.extend_from_slice(format!("Content-Disposition: form-data; name=\"{n}\"\r\n\r\n{v}\r\n").as_bytes()),
+            Part::File(n, bytes) => {
+                body.extend_from_slice(format!("Content-Disposition: form-data; name=\"{n}\"; filename=\"{n}.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n").as_bytes());
+                body.extend_from_slice(bytes);
+                body.extend_from_slice(b"\r\n");
+            }
+        }
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn post(f: &Fixture, headers: &[(&str, &str)], parts: &[Part<'_>]) -> (StatusCode, Value) {
+    let (ct, body) = multipart(parts);
+    let mut req = Request::post("/verification/face-match").header("content-type", ct);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = router(f.state.clone()).oneshot(req.body(Body::from(body)).unwrap()).await.unwrap();
+    let status = resp.status();
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+fn jpeg_mirror(bytes: &[u8]) -> Vec<u8> {
+    let img = image::load_from_memory(bytes).unwrap().fliph().to_rgb8();
+    let mut out = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Jpeg).unwrap();
+    out
+}
+
+fn keys(v: &Value) -> Vec<String> {
+    let mut k: Vec<String> = v.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
+    k.sort();
+    k
+}
+
+fn assert_error(got: (StatusCode, Value), status: StatusCode, kind: &str, code: &str, message: &str) {
+    assert_eq!(got.0, status, "{}", got.1);
+    assert_eq!(got.1, json!({"type": kind, "code": code, "message": message}));
+}
+
+#[tokio::test]
+async fn success_responses_have_exactly_the_docs_fields() {
+    let f = fixture();
+    let auth = [("x-client-id", f.id.as_str()), ("x-client-secret", f.secret.as_str())];
+    let newton = read(&sample("newton.png"));
+    let mirror = jpeg_mirror(&newton);
+    let (s, v) = post(&f, &auth, &[Part::Text("verification_id", "test_verification_id"), Part::File("first_image", &newton), Part::File("second_image", &mirror), Part::Text("threshold", "0.75")]).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(keys(&v), ["face_match_result", "face_match_score", "ref_id", "status", "verification_id"]);
+    assert_eq!(v["status"], "SUCCESS");
+    assert_eq!(v["face_match_result"], "YES");
+    assert!(v["ref_id"].is_i64() && v["verification_id"] == "test_verification_id");
+    let score = v["face_match_score"].as_f64().unwrap();
+    assert!(score >= 0.75 && score <= 1.0);
+
+    let gauss = read(&sample("gauss.png"));
+    let (s, v) = post(&f, &auth, &[Part::Text("verification_id", "v.2-b_c"), Part::File("first_image", &newton), Part::File("second_image", &gauss)]).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!((v["status"].as_str(), v["face_match_result"].as_str()), (Some("SUCCESS"), Some("NO")));
+    assert!(v["face_match_score"].as_f64().unwrap() < 0.75);
+
+    let solvay = read(&sample("solvay_conference_1927.jpg"));
+    let (s, v) = post(&f, &auth, &[Part::Text("verification_id", "v3"), Part::File("first_image", &solvay), Part::File("second_image", &newton)]).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["status"], "MULTIPLE_FACE_DETECTED");
+    assert_eq!(v["face_match_result"], "NO");
+    assert_eq!(v["face_match_score"].as_f64(), Some(0.0));
+
+    // The same id again: 409.
+    let again = post(&f, &auth, &[Part::Text("verification_id", "test_verification_id"), Part::File("first_image", &newton), Part::File("second_image", &mirror)]).await;
+    assert_error(again, StatusCode::CONFLICT, "validation_error", "verification_id_already_exists", "verification ID already exists");
+}
+
+#[tokio::test]
+async fn every_documented_error() {
+    let f = fixture();
+    let auth = [("x-client-id", f.id.as_str()), ("x-client-secret", f.secret.as_str())];
+    let newton = read(&sample("newton.png"));
+    let ok_parts = |vid: &'static str| vec![Part::Text("verification_id", vid), Part::File("first_image", &newton), Part::File("second_image", &newton)];
+    assert_error(post(&f, &[("x-client-secret", "x")], &ok_parts("a1")).await, StatusCode::BAD_REQUEST, "validation_error", "x-client-id_missing", "x-client-id is missing in the request.");
+    assert_error(
+        post(&f, &[("x-client-id", f.id.as_str()), ("x-client-secret", "wrong")], &ok_parts("a2")).await,
+        StatusCode::UNAUTHORIZED,
+        "authentication_error",
+        "authentication_failed",
+        "Invalid clientId and clientSecret combination",
+    );
+    assert_error(
+        post(&f, &auth, &[Part::Text("verification_id", "a3"), Part::File("second_image", &newton)]).await,
+        StatusCode::BAD_REQUEST,
+        "validation_error",
+        "first_image_missing",
+        "First image is missing in the request",
+    );
+    assert_error(
+        post(&f, &auth, &[Part::Text("verification_id", "a4"), Part::File("first_image", &newton)]).await,
+        StatusCode::BAD_REQUEST,
+        "validation_error",
+        "second_image_missing",
+        "Second image is missing in the request",
+    );
+    let long = "x".repeat(51);
+    assert_error(
+        post(&f, &auth, &[Part::Text("verification_id", &long), Part::File("first_image", &newton), Part::File("second_image", &newton)]).await,
+        StatusCode::BAD_REQUEST,
+        "validation_error",
+        "verification_id_length_exceeded",
+        "verification_id can include a maximum of 50 characters.",
+    );
+    assert_error(
+        post(&f, &auth, &[Part::Text("verification_id", "bad id!"), Part::File("first_image", &newton), Part::File("second_image", &newton)]).await,
+        StatusCode::BAD_REQUEST,
+        "validation_error",
+        "verification_id_value_invalid",
+        "verification_id can include only alphanum, dot, hyphen and underscores",
+    );
+    let gif = b"GIF89a\x01\x00\x01\x00\x00\x00\x00;".to_vec();
+    assert_error(
+        post(&f, &auth, &[Part::Text("verification_id", "a5"), Part::File("first_image", &gif), Part::File("second_image", &newton)]).await,
+        StatusCode::BAD_REQUEST,
+        "validation_error",
+        "file_format_invalid",
+        "please upload the file of valid format(jpeg/jpg/png)",
+    );
+    let mut big = vec![0xFFu8, 0xD8, 0xFF];
+    big.resize(5 * 1024 * 1024 + 10, 0);
+    let (s, v) = post(&f, &auth, &[Part::Text("verification_id", "a6"), Part::File("first_image", &big), Part::File("second_image", &newton)]).await;
+    assert_eq!((s, v["code"].as_str(), v["type"].as_str()), (StatusCode::BAD_REQUEST, Some("file_size_exceeded"), Some("validation_error")), "{v}");
+    let (s, v) = post(&f, &auth, &[Part::Text("verification_id", "a7"), Part::File("first_image", &newton), Part::File("second_image", &newton), Part::Text("threshold", "1.5")]).await;
+    assert_eq!((s, v["code"].as_str()), (StatusCode::BAD_REQUEST, Some("threshold_value_invalid")));
+    // A rejected request does not burn its id: the same id then succeeds.
+    let (s, v) = post(&f, &auth, &ok_parts("a5")).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+}
+
+#[tokio::test]
+async fn verification_ids_stay_used_across_a_restart() {
+    let dir = std::env::temp_dir().join(format!("fm-cf-restart-{}", std::process::id()));
+    let path = dir.join("facematch.sqlite");
+    let newton = read(&sample("newton.png"));
+    let (id, secret) = {
+        let f = fixture_with(Arc::new(SqliteStore::open(&path).unwrap()));
+        let auth = [("x-client-id", f.id.as_str()), ("x-client-secret", f.secret.as_str())];
+        let (s, _) = post(&f, &auth, &[Part::Text("verification_id", "persist-1"), Part::File("first_image", &newton), Part::File("second_image", &newton)]).await;
+        assert_eq!(s, StatusCode::OK);
+        (f.id.clone(), f.secret.clone())
+    };
+    // A new store on the same file, as after a restart; the credentials still work too.
+    let state = AppState { engine: engine_arc(), store: Arc::new(SqliteStore::open(&path).unwrap()), config: Arc::new(ServerConfig::default()) };
+    let f = Fixture { state, id, secret };
+    let auth = [("x-client-id", f.id.as_str()), ("x-client-secret", f.secret.as_str())];
+    let again = post(&f, &auth, &[Part::Text("verification_id", "persist-1"), Part::File("first_image", &newton), Part::File("second_image", &newton)]).await;
+    assert_error(again, StatusCode::CONFLICT, "validation_error", "verification_id_already_exists", "verification ID already exists");
+    std::fs::remove_dir_all(&dir).ok();
+}
