@@ -4,6 +4,7 @@ pub mod cashfree;
 pub mod error;
 pub mod health;
 pub mod native;
+pub mod videosdk;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -45,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/detect", post(native::detect))
         .route("/v1/embed", post(native::embed))
         .route("/verification/face-match", post(cashfree::face_match))
+        .route("/ai/v1/face-verification/verify", post(videosdk::verify))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .layer(DefaultBodyLimit::max(limit))
