@@ -98,6 +98,10 @@ fn first_start_credentials(store: &dyn facematch::store::Store) -> Result<(), Cl
         let c = store.add_client(scheme, None).map_err(fail)?;
         eprintln!("facematch: new {scheme} credentials (shown once, stored hashed): client_id={} secret={}", c.client_id, c.secret);
     }
+    if store.bundle_keys().map_err(fail)?.is_empty() {
+        let key = store.add_bundle_key(None).map_err(fail)?;
+        eprintln!("facematch: new Valify bundle key (unlimited trials): {key}");
+    }
     Ok(())
 }
 

@@ -4,6 +4,7 @@ pub mod cashfree;
 pub mod error;
 pub mod health;
 pub mod native;
+pub mod valify;
 pub mod videosdk;
 
 use std::net::SocketAddr;
@@ -47,8 +48,14 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/embed", post(native::embed))
         .route("/verification/face-match", post(cashfree::face_match))
         .route("/ai/v1/face-verification/verify", post(videosdk::verify))
+        .route("/api/o/token/", post(valify::token))
+        .route("/api/v1.1/face/match/", post(valify::face_match))
+        .route("/api/v1.1/face/match", post(valify::face_match))
+        .route("/api/v1/face/match", post(valify::face_match))
+        .route("/api/v1/face/match/", post(valify::face_match))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
+        .fallback(valify::not_found)
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }

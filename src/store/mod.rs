@@ -45,7 +45,36 @@ pub struct CashfreeRecord {
     pub score: f64,
 }
 
+/// Outcome of spending one Valify trial of a bundle key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BundleUse {
+    Unknown,
+    Exhausted,
+    /// `remaining` is `None` for an unlimited bundle.
+    Ok { remaining: Option<i64> },
+}
+
+/// A Valify transaction as recorded: the result, never the images.
+#[derive(Debug, Clone)]
+pub struct ValifyTransaction {
+    pub transaction_id: String,
+    pub bundle_key: String,
+    pub client_id: String,
+    pub is_similar: Option<bool>,
+    pub confidence: Option<f64>,
+    pub error_code: Option<i64>,
+}
+
 pub trait Store: Send + Sync {
+    /// Issues a random bearer token of `kind` (`access`, `refresh`) for a client; stores its hash.
+    fn issue_token(&self, scheme: &str, client_id: &str, kind: &str, ttl_secs: i64) -> StoreResult<String>;
+    /// The client a live token belongs to (expired tokens and revoked clients give `None`).
+    fn check_token(&self, scheme: &str, kind: &str, token: &str) -> StoreResult<Option<String>>;
+    /// A new Valify bundle key; `quota` = trials allowed (`None`: unlimited).
+    fn add_bundle_key(&self, quota: Option<i64>) -> StoreResult<String>;
+    fn bundle_keys(&self) -> StoreResult<Vec<String>>;
+    fn use_bundle_trial(&self, bundle_key: &str) -> StoreResult<BundleUse>;
+    fn record_valify(&self, t: &ValifyTransaction) -> StoreResult<()>;
     /// Creates a client with a fresh random secret (stored as a hash).
     fn add_client(&self, scheme: &str, client_id: Option<&str>) -> StoreResult<NewClient>;
     fn list_clients(&self) -> StoreResult<Vec<Client>>;

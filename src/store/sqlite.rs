@@ -27,6 +27,28 @@ const MIGRATIONS: &[&str] = &[
         score REAL,
         created_at INTEGER NOT NULL
     );",
+    // v2: bearer tokens (hashed), Valify bundle keys with quotas, Valify transactions.
+    "CREATE TABLE tokens (
+        token_hash TEXT PRIMARY KEY,
+        scheme TEXT NOT NULL,
+        client_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE TABLE valify_bundles (
+        bundle_key TEXT PRIMARY KEY,
+        quota INTEGER,
+        used INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE valify_transactions (
+        transaction_id TEXT PRIMARY KEY,
+        bundle_key TEXT NOT NULL,
+        client_id TEXT NOT NULL,
+        is_similar INTEGER,
+        confidence REAL,
+        error_code INTEGER,
+        created_at INTEGER NOT NULL
+    );",
 ];
 
 pub struct SqliteStore {
@@ -140,6 +162,61 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn issue_token(&self, scheme: &str, client_id: &str, kind: &str, ttl_secs: i64) -> StoreResult<String> {
+        let token = random_hex(32);
+        self.conn()
+            .execute(
+                "INSERT INTO tokens (token_hash, scheme, client_id, kind, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![hash_secret(&token), scheme, client_id, kind, now() + ttl_secs],
+            )
+            .map_err(db)?;
+        Ok(token)
+    }
+
+    fn check_token(&self, scheme: &str, kind: &str, token: &str) -> StoreResult<Option<String>> {
+        // Looked up by hash: the index lookup reveals nothing about the token's bytes.
+        self.token_client(scheme, kind, token)
+    }
+
+    fn add_bundle_key(&self, quota: Option<i64>) -> StoreResult<String> {
+        let key = random_hex(16);
+        self.conn().execute("INSERT INTO valify_bundles (bundle_key, quota) VALUES (?1, ?2)", params![key, quota]).map_err(db)?;
+        Ok(key)
+    }
+
+    fn bundle_keys(&self) -> StoreResult<Vec<String>> {
+        let conn = self.conn();
+        let mut st = conn.prepare("SELECT bundle_key FROM valify_bundles").map_err(db)?;
+        let rows = st.query_map([], |r| r.get(0)).map_err(db)?;
+        rows.collect::<Result<Vec<String>, _>>().map_err(db)
+    }
+
+    fn use_bundle_trial(&self, bundle_key: &str) -> StoreResult<BundleUse> {
+        let conn = self.conn();
+        let row: Option<(Option<i64>, i64)> = conn
+            .query_row("SELECT quota, used FROM valify_bundles WHERE bundle_key = ?1", params![bundle_key], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+            .map_err(db)?;
+        match row {
+            None => Ok(BundleUse::Unknown),
+            Some((Some(q), used)) if used >= q => Ok(BundleUse::Exhausted),
+            Some((quota, used)) => {
+                conn.execute("UPDATE valify_bundles SET used = used + 1 WHERE bundle_key = ?1", params![bundle_key]).map_err(db)?;
+                Ok(BundleUse::Ok { remaining: quota.map(|q| q - used - 1) })
+            }
+        }
+    }
+
+    fn record_valify(&self, t: &ValifyTransaction) -> StoreResult<()> {
+        self.conn()
+            .execute(
+                "INSERT INTO valify_transactions (transaction_id, bundle_key, client_id, is_similar, confidence, error_code, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![t.transaction_id, t.bundle_key, t.client_id, t.is_similar, t.confidence, t.error_code, now()],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
     fn complete_cashfree(&self, r: &CashfreeRecord) -> StoreResult<()> {
         self.conn()
             .execute(
@@ -148,6 +225,22 @@ impl Store for SqliteStore {
             )
             .map_err(db)?;
         Ok(())
+    }
+}
+
+impl SqliteStore {
+    fn token_client(&self, scheme: &str, kind: &str, token: &str) -> StoreResult<Option<String>> {
+        let row: Option<(String, String, i64)> = self
+            .conn()
+            .query_row(
+                "SELECT t.client_id, t.token_hash, t.expires_at FROM tokens t JOIN clients c ON c.scheme = t.scheme AND c.client_id = t.client_id
+                 WHERE t.token_hash = ?1 AND t.scheme = ?2 AND t.kind = ?3 AND c.revoked = 0",
+                params![hash_secret(token), scheme, kind],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+            .map_err(db)?;
+        Ok(row.filter(|(_, _, exp)| *exp > now()).map(|(c, _, _)| c))
     }
 }
 

@@ -1,0 +1,222 @@
+//! Valify Face Match (`valify-face-match.md`): `POST /api/v1.1/face/match/` and `/api/v1/face/match`
+//! (trailing slash optional), JSON `first_img`, `second_img`, `bundle_key`, `lang` at top level or
+//! under `data`; `Authorization: Bearer <token>` from `POST /api/o/token/`. Errors are
+//! `{"message": ...}` with the doc's texts; 422 adds `error_code` (numbers in [`codes`]).
+use std::collections::HashMap;
+
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Form, Json};
+use serde_json::{json, Value};
+
+use super::error::ApiError;
+use super::{analyse, AppState};
+use crate::engine::Comparison;
+use crate::image_input::{decode_base64_image, InputError};
+use crate::score::vendor;
+use crate::store::{BundleUse, StoreError, ValifyTransaction};
+
+/// facematch's numbers for Valify's 422 `error_code` (Valify does not publish its own).
+pub mod codes {
+    pub const NO_FACE_FIRST: i64 = 4001;
+    pub const NO_FACE_SECOND: i64 = 4002;
+    pub const UNDECODABLE_IMAGE: i64 = 4003;
+    pub const IMAGE_TOO_SMALL: i64 = 4004;
+    pub const IMAGE_TOO_LARGE: i64 = 4005;
+    pub const TRIALS_EXHAUSTED: i64 = 4006;
+}
+
+/// `trials_remaining` for a bundle without a quota.
+pub const UNLIMITED_TRIALS: i64 = i32::MAX as i64;
+pub const TOKEN_TTL_SECS: i64 = 3600;
+pub const REFRESH_TTL_SECS: i64 = 30 * 24 * 3600;
+
+pub struct ValifyError {
+    status: StatusCode,
+    message: String,
+    error_code: Option<i64>,
+}
+
+fn err(status: StatusCode, message: &str) -> ValifyError {
+    ValifyError { status, message: message.to_string(), error_code: None }
+}
+
+fn bad_request() -> ValifyError {
+    err(StatusCode::BAD_REQUEST, "Bad Request – invalid request received (e.g. missing Bundle key, required parameters or invalid json) | Make sure all the required parameters are included")
+}
+
+fn internal() -> ValifyError {
+    err(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+}
+
+fn unprocessable(code: i64, message: String) -> ValifyError {
+    ValifyError { status: StatusCode::UNPROCESSABLE_ENTITY, message, error_code: Some(code) }
+}
+
+impl IntoResponse for ValifyError {
+    fn into_response(self) -> Response {
+        let body = match self.error_code {
+            Some(c) => json!({"message": self.message, "error_code": c}),
+            None => json!({"message": self.message}),
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// The 404 body of the doc, for paths no route serves.
+pub async fn not_found() -> ValifyError {
+    err(StatusCode::NOT_FOUND, "Not Found")
+}
+
+fn image_error(e: ApiError, which: &str) -> ValifyError {
+    match (e.status, e.code) {
+        (StatusCode::SERVICE_UNAVAILABLE, _) => err(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests – the service is busy, retry shortly"),
+        (StatusCode::INTERNAL_SERVER_ERROR, _) => internal(),
+        (_, "image_too_small") => unprocessable(codes::IMAGE_TOO_SMALL, format!("{which}: {}", e.message)),
+        (StatusCode::PAYLOAD_TOO_LARGE, _) | (_, "image_too_many_pixels") => unprocessable(codes::IMAGE_TOO_LARGE, format!("{which}: {}", e.message)),
+        _ => unprocessable(codes::UNDECODABLE_IMAGE, format!("{which}: the image could not be decoded")),
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, StoreError> + Send + 'static) -> Result<T, ValifyError> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "valify: state store");
+            Err(internal())
+        }
+        Err(_) => Err(internal()),
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    // The doc's header table names it `Authentication`; its code sends `Authorization`.
+    let v = headers.get(header::AUTHORIZATION).or_else(|| headers.get("authentication"))?.to_str().ok()?.trim();
+    let t = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer "))?.trim();
+    (!t.is_empty() && t.len() <= 512).then(|| t.to_string())
+}
+
+pub async fn face_match(State(state): State<AppState>, req: Request) -> Result<Json<Value>, ValifyError> {
+    let token = bearer(req.headers()).ok_or_else(|| err(StatusCode::FORBIDDEN, "Forbidden – specified access_token could not be found"))?;
+    let store = state.store.clone();
+    let client_id = blocking(move || store.check_token("valify", "access", &token))
+        .await?
+        .ok_or_else(|| err(StatusCode::FORBIDDEN, "Forbidden – specified access_token could not be found"))?;
+    let Json(body): Json<Value> = Json::from_request(req, &()).await.map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => unprocessable(codes::IMAGE_TOO_LARGE, "the request body is too large".into()),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => err(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported Media Type"),
+        _ => bad_request(),
+    })?;
+    // Fields at the top level (the doc's Python example) or under `data` (its table).
+    let fields = body.get("data").filter(|d| d.is_object()).unwrap_or(&body);
+    let text = |k: &str| fields.get(k).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
+    let (Some(first), Some(second), Some(bundle_key)) = (text("first_img"), text("second_img"), text("bundle_key")) else {
+        return Err(bad_request());
+    };
+    if bundle_key.len() > 128 || text("lang").is_some_and(|l| l.len() > 16) {
+        return Err(bad_request());
+    }
+    let max = state.config.max_upload_bytes;
+    let decode = |s: &str, which: &str| {
+        decode_base64_image(s, max).map_err(|e| match e {
+            InputError::TooLarge { .. } => unprocessable(codes::IMAGE_TOO_LARGE, format!("{which}: larger than {max} bytes")),
+            _ => err(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported Media Type"),
+        })
+    };
+    let (a, b) = (decode(first, "first_img")?, decode(second, "second_img")?);
+    let store = state.store.clone();
+    let key = bundle_key.to_string();
+    let remaining = match blocking(move || store.use_bundle_trial(&key)).await? {
+        BundleUse::Unknown => return Err(err(StatusCode::UNAUTHORIZED, "Unauthorized – your Bundle key is invalid")),
+        BundleUse::Exhausted => return Err(unprocessable(codes::TRIALS_EXHAUSTED, "no trials remaining for this bundle key".into())),
+        BundleUse::Ok { remaining } => remaining.unwrap_or(UNLIMITED_TRIALS),
+    };
+    let transaction_id = crate::store::random_hex(16);
+    let outcome = compare(&state, a, b).await;
+    let record = ValifyTransaction {
+        transaction_id: transaction_id.clone(),
+        bundle_key: bundle_key.to_string(),
+        client_id,
+        is_similar: outcome.as_ref().ok().map(|o| o.0),
+        confidence: outcome.as_ref().ok().map(|o| o.1),
+        error_code: outcome.as_ref().err().and_then(|e| e.error_code),
+    };
+    let store = state.store.clone();
+    blocking(move || store.record_valify(&record)).await?;
+    let (is_similar, confidence) = outcome?;
+    Ok(Json(json!({
+        "result": {"is_similar": is_similar, "confidence": confidence},
+        "transaction_id": transaction_id,
+        "trials_remaining": remaining,
+    })))
+}
+
+async fn compare(state: &AppState, a: Vec<u8>, b: Vec<u8>) -> Result<(bool, f64), ValifyError> {
+    let engine = &state.engine;
+    let (ra, rb) = tokio::join!(analyse(engine, a, true), analyse(engine, b, true));
+    let ra = ra.map_err(|e| image_error(ApiError::from(&e), "first_img"))?;
+    let rb = rb.map_err(|e| image_error(ApiError::from(&e), "second_img"))?;
+    if ra.embedding.is_none() {
+        return Err(unprocessable(codes::NO_FACE_FIRST, "no face was found in first_img".into()));
+    }
+    if rb.embedding.is_none() {
+        return Err(unprocessable(codes::NO_FACE_SECOND, "no face was found in second_img".into()));
+    }
+    let c = Comparison::of(ra, rb);
+    let s = c.similarity.and_then(|sim| engine.pack().manifest.calibrated(sim)).map(|k| k.score).unwrap_or(0.0);
+    Ok((vendor::is_match(s, state.config.match_threshold), vendor::confidence(s)))
+}
+
+/// `POST /api/o/token/` (OAuth2, form-encoded): `grant_type` `client_credentials` or `password`
+/// (with `username` and `password`: facematch keeps no user directory, so the client's own
+/// credentials are what authenticates) or `refresh_token`.
+pub async fn token(State(state): State<AppState>, Form(form): Form<HashMap<String, String>>) -> Response {
+    let oauth = |status: StatusCode, error: &str| (status, Json(json!({"error": error}))).into_response();
+    if form.values().any(|v| v.len() > 512) {
+        return oauth(StatusCode::BAD_REQUEST, "invalid_request");
+    }
+    let get = |k: &str| form.get(k).map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let store = state.store.clone();
+    let client = match get("grant_type").as_deref() {
+        Some("refresh_token") => {
+            let Some(rt) = get("refresh_token") else { return oauth(StatusCode::BAD_REQUEST, "invalid_request") };
+            match blocking(move || store.check_token("valify", "refresh", &rt)).await {
+                Ok(Some(c)) => c,
+                Ok(None) => return oauth(StatusCode::BAD_REQUEST, "invalid_grant"),
+                Err(e) => return e.into_response(),
+            }
+        }
+        Some(g @ ("client_credentials" | "password")) => {
+            if g == "password" && (get("username").is_none() || get("password").is_none()) {
+                return oauth(StatusCode::BAD_REQUEST, "invalid_request");
+            }
+            let (Some(id), Some(secret)) = (get("client_id"), get("client_secret")) else { return oauth(StatusCode::UNAUTHORIZED, "invalid_client") };
+            let idc = id.clone();
+            match blocking(move || store.check_client("valify", &idc, &secret)).await {
+                Ok(true) => id,
+                Ok(false) => return oauth(StatusCode::UNAUTHORIZED, "invalid_client"),
+                Err(e) => return e.into_response(),
+            }
+        }
+        _ => return oauth(StatusCode::BAD_REQUEST, "unsupported_grant_type"),
+    };
+    let store = state.store.clone();
+    let issued = blocking(move || {
+        let access = store.issue_token("valify", &client, "access", TOKEN_TTL_SECS)?;
+        let refresh = store.issue_token("valify", &client, "refresh", REFRESH_TTL_SECS)?;
+        Ok((access, refresh))
+    })
+    .await;
+    match issued {
+        Ok((access, refresh)) => Json(json!({
+            "access_token": access,
+            "token_type": "Bearer",
+            "expires_in": TOKEN_TTL_SECS,
+            "refresh_token": refresh,
+            "scope": "read write",
+        }))
+        .into_response(),
+        Err(e) => e.into_response(),
+    }
+}
