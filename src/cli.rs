@@ -100,6 +100,9 @@ pub enum Command {
         /// Default: ${XDG_DATA_HOME:-~/.local/share}/facematch.
         #[arg(long, env = "FACEMATCH_STATE_DIR")]
         state_dir: Option<PathBuf>,
+        /// Externally visible base URL (e.g. https://kyc.example.com) for links in responses.
+        #[arg(long, env = "FACEMATCH_PUBLIC_URL")]
+        public_url: Option<String>,
     },
     /// Manage API credentials of the vendor schemes (secrets are shown once and stored hashed).
     Clients {

@@ -85,6 +85,9 @@ pub struct Analysis {
     /// so it cannot end up in a log line by accident.
     #[serde(skip)]
     pub embedding: Option<Vec<f32>>,
+    /// The aligned face crop the embedding was made from (when embedded). In memory only.
+    #[serde(skip)]
+    pub aligned: Option<RgbImage>,
     pub timings: StageTimings,
 }
 
@@ -306,7 +309,7 @@ impl Worker {
         let t = Instant::now();
         self.warm_up()?;
         let timings = StageTimings { detect_ms: ms(t), ..StageTimings::default() };
-        Ok(Analysis { width: 0, height: 0, faces: Vec::new(), chosen: None, embedding: None, timings })
+        Ok(Analysis { width: 0, height: 0, faces: Vec::new(), chosen: None, embedding: None, aligned: None, timings })
     }
 
     fn analyse(&mut self, bytes: &[u8], embed: bool) -> Result<Analysis> {
@@ -322,6 +325,7 @@ impl Worker {
             None => detections.fallback.map(|face| ChosenFace { face, low_confidence: true }),
         };
         let mut embedding = None;
+        let mut aligned = None;
         if let (true, Some(c)) = (embed, chosen) {
             let spec = self.embedder.spec();
             let t = Instant::now();
@@ -330,7 +334,8 @@ impl Worker {
             let t = Instant::now();
             embedding = Some(self.embedder.embed(&crop)?);
             timings.embed_ms = ms(t);
+            aligned = Some(crop);
         }
-        Ok(Analysis { width: img.width(), height: img.height(), faces: detections.faces, chosen, embedding, timings })
+        Ok(Analysis { width: img.width(), height: img.height(), faces: detections.faces, chosen, embedding, aligned, timings })
     }
 }

@@ -87,7 +87,8 @@ fn clients(cli: &Cli) -> Option<CliResult> {
     })())
 }
 
-/// On a first start every vendor scheme gets a client; its secret is printed this once.
+/// On a first start every vendor scheme gets a client (and Didit v3 an API key, Valify a bundle
+/// key); secrets are printed this once and stored hashed.
 fn first_start_credentials(store: &dyn facematch::store::Store) -> Result<(), CliError> {
     let fail = |e: facematch::store::StoreError| (Error::Internal(e.to_string()), None);
     let existing = store.list_clients().map_err(fail)?;
@@ -97,6 +98,10 @@ fn first_start_credentials(store: &dyn facematch::store::Store) -> Result<(), Cl
         }
         let c = store.add_client(scheme, None).map_err(fail)?;
         eprintln!("facematch: new {scheme} credentials (shown once, stored hashed): client_id={} secret={}", c.client_id, c.secret);
+        if scheme == "didit" {
+            let key = store.issue_token("didit", &c.client_id, "api_key", facematch::server::didit::API_KEY_TTL_SECS).map_err(fail)?;
+            eprintln!("facematch: new Didit v3 x-api-key (shown once, stored hashed): {key}");
+        }
     }
     if store.bundle_keys().map_err(fail)?.is_empty() {
         let key = store.add_bundle_key(None).map_err(fail)?;
@@ -188,11 +193,17 @@ fn run(cli: &Cli) -> CliResult {
             }
         }
         Command::Clients { .. } => {}
-        Command::Serve { listen, max_body_bytes, max_upload_bytes, threshold, state_dir } => {
-            let config = facematch::server::ServerConfig { max_body_bytes: *max_body_bytes, max_upload_bytes: *max_upload_bytes, match_threshold: *threshold };
+        Command::Serve { listen, max_body_bytes, max_upload_bytes, threshold, state_dir, public_url } => {
+            let config = facematch::server::ServerConfig {
+                max_body_bytes: *max_body_bytes,
+                max_upload_bytes: *max_upload_bytes,
+                match_threshold: *threshold,
+                public_url: public_url.clone(),
+                ..facematch::server::ServerConfig::default()
+            };
             let store = open_store(state_dir.as_deref())?;
             first_start_credentials(&store)?;
-            let state = facematch::server::AppState { engine: std::sync::Arc::new(engine), config: std::sync::Arc::new(config), store: std::sync::Arc::new(store) };
+            let state = facematch::server::AppState::new(std::sync::Arc::new(engine), std::sync::Arc::new(store), config);
             let rt = tokio::runtime::Runtime::new().map_err(|e| (Error::Internal(e.to_string()), None))?;
             rt.block_on(async {
                 let listener = tokio::net::TcpListener::bind(listen.as_str()).await.map_err(|e| (Error::Internal(format!("cannot listen on {listen}: {e}")), None))?;

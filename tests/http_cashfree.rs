@@ -26,7 +26,7 @@ struct Fixture {
 
 fn fixture_with(store: Arc<dyn Store>) -> Fixture {
     let c = store.add_client("cashfree", None).unwrap();
-    let state = AppState { engine: engine_arc(), store, config: Arc::new(ServerConfig::default()) };
+    let state = AppState::new(engine_arc(), store, ServerConfig::default());
     Fixture { state, id: c.client_id, secret: c.secret }
 }
 
@@ -195,7 +195,7 @@ async fn verification_ids_stay_used_across_a_restart() {
         (f.id.clone(), f.secret.clone())
     };
     // A new store on the same file, as after a restart; the credentials still work too.
-    let state = AppState { engine: engine_arc(), store: Arc::new(SqliteStore::open(&path).unwrap()), config: Arc::new(ServerConfig::default()) };
+    let state = AppState::new(engine_arc(), Arc::new(SqliteStore::open(&path).unwrap()), ServerConfig::default());
     let f = Fixture { state, id, secret };
     let auth = [("x-client-id", f.id.as_str()), ("x-client-secret", f.secret.as_str())];
     let again = post(&f, &auth, &[Part::Text("verification_id", "persist-1"), Part::File("first_image", &newton), Part::File("second_image", &newton)]).await;

@@ -15,7 +15,7 @@ use tower::ServiceExt;
 fn state() -> AppState {
     static ENGINE: std::sync::OnceLock<Arc<facematch::Engine>> = std::sync::OnceLock::new();
     let engine = ENGINE.get_or_init(|| Arc::new(engine("yunet-sface"))).clone();
-    AppState { engine, store: Arc::new(facematch::store::SqliteStore::in_memory().unwrap()), config: Arc::new(ServerConfig { max_body_bytes: 8 * 1024 * 1024, max_upload_bytes: 3 * 1024 * 1024, match_threshold: 0.75 }) }
+    AppState::new(engine, Arc::new(facematch::store::SqliteStore::in_memory().unwrap()), ServerConfig { max_body_bytes: 8 * 1024 * 1024, max_upload_bytes: 3 * 1024 * 1024, ..ServerConfig::default() })
 }
 
 fn b64(bytes: &[u8]) -> String {

@@ -19,7 +19,7 @@ fn engine_arc() -> Arc<facematch::Engine> {
 }
 
 fn state_with(store: Arc<dyn Store>) -> AppState {
-    AppState { engine: engine_arc(), store, config: Arc::new(ServerConfig::default()) }
+    AppState::new(engine_arc(), store, ServerConfig::default())
 }
 
 fn b64(bytes: &[u8]) -> String {

@@ -33,7 +33,7 @@ struct Fx {
 fn fx() -> Fx {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
     let c = store.add_client("videosdk", None).unwrap();
-    Fx { state: AppState { engine: engine_arc(), store, config: Arc::new(ServerConfig::default()) }, apikey: c.client_id, secret: c.secret }
+    Fx { state: AppState::new(engine_arc(), store, ServerConfig::default()), apikey: c.client_id, secret: c.secret }
 }
 
 fn jwt(apikey: &str, secret: &str, exp: i64) -> String {

@@ -1,6 +1,8 @@
 //! The HTTP server. Routes only call the engine (never a model session); errors are mapped to HTTP
 //! status in one place (`error.rs`) and each API builds its own body shape from them.
 pub mod cashfree;
+pub mod crops;
+pub mod didit;
 pub mod error;
 pub mod health;
 pub mod native;
@@ -25,11 +27,25 @@ pub struct ServerConfig {
     pub max_upload_bytes: usize,
     /// Default decision threshold on the calibrated score.
     pub match_threshold: f32,
+    /// Externally visible base URL for links in responses (Didit's crop URLs); else taken from
+    /// the request's Host header.
+    pub public_url: Option<String>,
+    /// Didit's documented minimum side (480 px): smaller photos are compared with a warning,
+    /// or refused with 400 when `didit_enforce_min_side` is set.
+    pub didit_min_side: u32,
+    pub didit_enforce_min_side: bool,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig { max_body_bytes: 12 * 1024 * 1024, max_upload_bytes: 5 * 1024 * 1024, match_threshold: 0.75 }
+        ServerConfig {
+            max_body_bytes: 12 * 1024 * 1024,
+            max_upload_bytes: 5 * 1024 * 1024,
+            match_threshold: 0.75,
+            public_url: None,
+            didit_min_side: 480,
+            didit_enforce_min_side: false,
+        }
     }
 }
 
@@ -38,6 +54,13 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     pub config: Arc<ServerConfig>,
     pub store: Arc<dyn crate::store::Store>,
+    pub crops: Arc<crops::CropCache>,
+}
+
+impl AppState {
+    pub fn new(engine: Arc<Engine>, store: Arc<dyn crate::store::Store>, config: ServerConfig) -> AppState {
+        AppState { engine, config: Arc::new(config), store, crops: Arc::new(crops::CropCache::default()) }
+    }
 }
 
 pub fn router(state: AppState) -> Router {
@@ -53,6 +76,13 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1.1/face/match", post(valify::face_match))
         .route("/api/v1/face/match", post(valify::face_match))
         .route("/api/v1/face/match/", post(valify::face_match))
+        .route("/auth/v2/token/", post(didit::token))
+        .route("/auth/v2/token", post(didit::token))
+        .route("/v2/face-match/", post(didit::face_match_v2))
+        .route("/v2/face-match", post(didit::face_match_v2))
+        .route("/v3/face-match/", post(didit::face_match_v3))
+        .route("/v3/face-match", post(didit::face_match_v3))
+        .route("/didit/images/{id}", get(crops::serve_crop))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .fallback(valify::not_found)

@@ -1,0 +1,308 @@
+//! Didit Face Match (`didit-face-match.md` for v2, NOTES.md for v3).
+//! v2: `POST /v2/face-match/`, `Authorization: Bearer` from `POST /auth/v2/token/` (Basic client
+//! credentials, `grant_type=client_credentials`); multipart `user_image`, `ref_image`, `options`
+//! (JSON string: `face_match_score_decline_threshold`, and facematch's
+//! `face_match_score_review_threshold` for `In Review`). v3: `POST /v3/face-match/`, `x-api-key`;
+//! the threshold as a form field plus `rotate_image`, `save_api_request`, `vendor_data`, `metadata`.
+//! Errors `{"detail": "..."}`: 400 request, 401 wrong / revoked / expired credentials, 403 none sent.
+use std::collections::HashMap;
+
+use axum::extract::{FromRequest, Multipart, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use base64::Engine as _;
+use serde_json::{json, Value};
+
+use super::error::ApiError;
+use super::{analyse, crops, AppState};
+use crate::engine::{Analysis, Comparison};
+use crate::score::vendor;
+use crate::store::StoreError;
+
+pub const TOKEN_TTL_SECS: i64 = 24 * 3600;
+pub const API_KEY_TTL_SECS: i64 = 10 * 365 * 24 * 3600;
+const FORMATS: &str = "Invalid image format. Supported formats: JPEG, PNG, WebP.";
+
+pub struct DiditError(StatusCode, String);
+
+impl IntoResponse for DiditError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({"detail": self.1}))).into_response()
+    }
+}
+
+fn detail(status: StatusCode, m: impl Into<String>) -> DiditError {
+    DiditError(status, m.into())
+}
+
+fn store_failed(e: StoreError) -> DiditError {
+    tracing::error!(error = %e, "didit: state store");
+    detail(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error.")
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, StoreError> + Send + 'static) -> Result<T, DiditError> {
+    tokio::task::spawn_blocking(f).await.map_err(|_| detail(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error."))?.map_err(store_failed)
+}
+
+/// `POST /auth/v2/token/`: `Authorization: Basic base64(client_id:client_secret)`, form
+/// `grant_type=client_credentials` → `{"access_token", "token_type", "expires_in"}` (24 h).
+pub async fn token(State(state): State<AppState>, req: Request) -> Response {
+    let basic = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Basic ")).map(str::trim).map(str::to_string);
+    let axum::Form(form): axum::Form<HashMap<String, String>> = match axum::Form::from_request(req, &()).await {
+        Ok(f) => f,
+        Err(_) => return detail(StatusCode::BAD_REQUEST, "grant_type must be client_credentials.").into_response(),
+    };
+    if form.get("grant_type").map(String::as_str) != Some("client_credentials") {
+        return detail(StatusCode::BAD_REQUEST, "grant_type must be client_credentials.").into_response();
+    }
+    let creds = basic
+        .filter(|b| b.len() <= 1024)
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| s.split_once(':').map(|(a, b)| (a.to_string(), b.to_string())));
+    let Some((id, secret)) = creds else {
+        return detail(StatusCode::UNAUTHORIZED, "Invalid client credentials.").into_response();
+    };
+    let store = state.store.clone();
+    let result = blocking(move || {
+        if !store.check_client("didit", &id, &secret)? {
+            return Ok(None);
+        }
+        store.issue_token("didit", &id, "access", TOKEN_TTL_SECS).map(Some)
+    })
+    .await;
+    match result {
+        Ok(Some(t)) => Json(json!({"access_token": t, "token_type": "Bearer", "expires_in": TOKEN_TTL_SECS})).into_response(),
+        Ok(None) => detail(StatusCode::UNAUTHORIZED, "Invalid client credentials.").into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Version {
+    V2,
+    V3,
+}
+
+async fn authorize(state: &AppState, headers: &HeaderMap, v: Version) -> Result<(), DiditError> {
+    let (kind, value) = match v {
+        Version::V2 => ("access", headers.get(header::AUTHORIZATION).and_then(|h| h.to_str().ok()).and_then(|h| h.strip_prefix("Bearer ")).map(str::trim)),
+        Version::V3 => ("api_key", headers.get("x-api-key").and_then(|h| h.to_str().ok()).map(str::trim)),
+    };
+    let value = value.filter(|s| !s.is_empty()).ok_or_else(|| detail(StatusCode::FORBIDDEN, "Authentication credentials were not provided."))?;
+    if value.len() > 512 {
+        return Err(detail(StatusCode::UNAUTHORIZED, "Invalid or expired credentials."));
+    }
+    let (store, value) = (state.store.clone(), value.to_string());
+    match blocking(move || store.check_token("didit", kind, &value)).await? {
+        Some(_) => Ok(()),
+        None => Err(detail(StatusCode::UNAUTHORIZED, "Invalid or expired credentials.")),
+    }
+}
+
+fn allowed_format(b: &[u8], v: Version) -> bool {
+    match image::guess_format(b) {
+        Ok(image::ImageFormat::Jpeg | image::ImageFormat::Png | image::ImageFormat::WebP) => true,
+        Ok(image::ImageFormat::Tiff) => v == Version::V3,
+        _ => false,
+    }
+}
+
+struct Form {
+    user: Vec<u8>,
+    reference: Vec<u8>,
+    text: HashMap<String, String>,
+}
+
+async fn read_form(state: &AppState, req: Request, v: Version) -> Result<Form, DiditError> {
+    let max = state.config.max_upload_bytes;
+    let too_large = || detail(StatusCode::BAD_REQUEST, format!("Image file too large. Maximum size is {}MB.", max / (1024 * 1024)));
+    let mut mp = Multipart::from_request(req, &()).await.map_err(|_| detail(StatusCode::BAD_REQUEST, "user_image and ref_image are required (multipart/form-data)."))?;
+    let (mut user, mut reference, mut text) = (None, None, HashMap::new());
+    loop {
+        let field = match mp.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_large()),
+            Err(_) => return Err(detail(StatusCode::BAD_REQUEST, "Malformed multipart body.")),
+        };
+        let name = field.name().unwrap_or_default().to_string();
+        let bytes = field.bytes().await.map_err(|_| too_large())?;
+        match name.as_str() {
+            "user_image" | "ref_image" => {
+                if bytes.len() > max {
+                    return Err(too_large());
+                }
+                if !allowed_format(&bytes, v) {
+                    return Err(detail(StatusCode::BAD_REQUEST, if v == Version::V3 { "Invalid image format. Supported formats: TIFF, JPEG, PNG, WebP." } else { FORMATS }));
+                }
+                if name == "user_image" { user = Some(bytes.to_vec()) } else { reference = Some(bytes.to_vec()) }
+            }
+            _ => {
+                if bytes.len() > 4096 {
+                    return Err(detail(StatusCode::BAD_REQUEST, format!("{name} is too long.")));
+                }
+                text.insert(name, String::from_utf8_lossy(&bytes).to_string());
+            }
+        }
+    }
+    let user = user.ok_or_else(|| detail(StatusCode::BAD_REQUEST, "user_image is required."))?;
+    let reference = reference.ok_or_else(|| detail(StatusCode::BAD_REQUEST, "ref_image is required."))?;
+    Ok(Form { user, reference, text })
+}
+
+fn threshold_in(v: &Value, name: &str) -> Result<Option<f64>, DiditError> {
+    match v {
+        Value::Null => Ok(None),
+        Value::Number(n) => n.as_f64().filter(|x| (0.0..=100.0).contains(x)).map(Some).ok_or_else(|| detail(StatusCode::BAD_REQUEST, format!("{name} must be between 0 and 100."))),
+        Value::String(s) => s.trim().parse::<f64>().ok().filter(|x| (0.0..=100.0).contains(x)).map(Some).ok_or_else(|| detail(StatusCode::BAD_REQUEST, format!("{name} must be between 0 and 100."))),
+        _ => Err(detail(StatusCode::BAD_REQUEST, format!("{name} must be between 0 and 100."))),
+    }
+}
+
+fn warning(risk: &str, short: &str, long: &str) -> Value {
+    json!({"risk": risk, "additional_data": null, "log_type": "warning", "short_description": short, "long_description": long})
+}
+
+fn base_url(state: &AppState, headers: &HeaderMap) -> String {
+    if let Some(u) = &state.config.public_url {
+        return u.trim_end_matches('/').to_string();
+    }
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).filter(|h| h.len() < 256 && !h.contains(['/', ' '])).unwrap_or("localhost");
+    format!("http://{host}")
+}
+
+struct Outcome {
+    status: &'static str,
+    score: Option<f64>,
+    warnings: Vec<Value>,
+    user: Analysis,
+    reference: Analysis,
+}
+
+async fn run(state: &AppState, form: Form, decline: f64, review: Option<f64>, v: Version) -> Result<Outcome, DiditError> {
+    let engine = &state.engine;
+    let (u, r) = tokio::join!(analyse(engine, form.user, true), analyse(engine, form.reference, true));
+    let map = |e: crate::Error, name: &str| {
+        let a = ApiError::for_image(&e, name);
+        match a.status {
+            StatusCode::SERVICE_UNAVAILABLE => detail(StatusCode::TOO_MANY_REQUESTS, "Request was throttled. Expected available in 1 second."),
+            StatusCode::INTERNAL_SERVER_ERROR => detail(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error."),
+            s => detail(if s == StatusCode::PAYLOAD_TOO_LARGE { StatusCode::BAD_REQUEST } else { s }, a.message),
+        }
+    };
+    let user = u.map_err(|e| map(e, "user_image"))?;
+    let reference = r.map_err(|e| map(e, "ref_image"))?;
+    let mut warnings = Vec::new();
+    for (a, name) in [(&user, "user_image"), (&reference, "ref_image")] {
+        if a.width.min(a.height) < state.config.didit_min_side {
+            if state.config.didit_enforce_min_side {
+                return Err(detail(StatusCode::BAD_REQUEST, format!("{name}: minimum resolution is {0}x{0} pixels.", state.config.didit_min_side)));
+            }
+            warnings.push(warning("LOW_IMAGE_RESOLUTION", "Image below the recommended resolution", &format!("{name} is {}x{} pixels, below the recommended {2}x{2}.", a.width, a.height, state.config.didit_min_side)));
+        }
+        if a.face_count() > 1 {
+            warnings.push(warning("MULTIPLE_FACES_DETECTED", "Multiple faces detected", &format!("{name} contains {} faces; the largest one was used.", a.face_count())));
+        }
+    }
+    if user.embedding.is_none() || reference.embedding.is_none() {
+        warnings.push(warning("NO_REFERENCE_IMAGE", "No face to compare", "A face could not be found in one of the images, so no similarity could be computed."));
+        return Ok(Outcome { status: "Declined", score: None, warnings, user, reference });
+    }
+    let c = Comparison::of(user, reference);
+    let s = c.similarity.and_then(|sim| engine.pack().manifest.calibrated(sim)).map(|k| k.score).unwrap_or(0.0);
+    let score = vendor::didit_score(s);
+    let status = if score <= decline {
+        warnings.push(warning(
+            "LOW_FACE_MATCH_SIMILARITY",
+            "Low face match similarity",
+            "The facial features of the provided image don't closely match the reference image, suggesting a potential identity mismatch.",
+        ));
+        "Declined"
+    } else if v == Version::V2 && review.is_some_and(|r| score <= r) {
+        "In Review"
+    } else {
+        "Approved"
+    };
+    Ok(Outcome { status, score: Some(score), warnings, user: c.a, reference: c.b })
+}
+
+fn now_iso() -> String {
+    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
+fn crop_url(state: &AppState, base: &str, a: &Analysis) -> Value {
+    match a.aligned.as_ref().and_then(crops::jpeg) {
+        Some(j) => json!(format!("{base}/didit/images/{}.jpg", state.crops.put(j))),
+        None => Value::Null,
+    }
+}
+
+pub async fn face_match_v2(State(state): State<AppState>, req: Request) -> Result<Json<Value>, DiditError> {
+    authorize(&state, req.headers(), Version::V2).await?;
+    let base = base_url(&state, req.headers());
+    let form = read_form(&state, req, Version::V2).await?;
+    let options: Value = match form.text.get("options").map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        Some(s) => serde_json::from_str(s).map_err(|_| detail(StatusCode::BAD_REQUEST, "options must be a JSON object."))?,
+        None => json!({}),
+    };
+    let decline = threshold_in(&options["face_match_score_decline_threshold"], "face_match_score_decline_threshold")?.unwrap_or(vendor::DIDIT_DEFAULT_DECLINE as f64);
+    let review = threshold_in(&options["face_match_score_review_threshold"], "face_match_score_review_threshold")?;
+    let o = run(&state, form, decline, review, Version::V2).await?;
+    Ok(Json(json!({
+        "request_id": uuid::Uuid::new_v4().to_string(),
+        "face_match": {
+            "status": o.status,
+            "score": o.score,
+            "source_image": crop_url(&state, &base, &o.user),
+            "target_image": crop_url(&state, &base, &o.reference),
+            "warnings": o.warnings,
+        },
+        "created_at": now_iso(),
+    })))
+}
+
+fn entities(a: &Analysis) -> Value {
+    // facematch estimates no age or gender: `bbox` and `confidence` only.
+    json!({"entities": a.faces.iter().map(|f| json!({"bbox": f.bbox.map(|x| x.round() as i64), "confidence": f.score})).collect::<Vec<_>>(), "best_angle": 0})
+}
+
+pub async fn face_match_v3(State(state): State<AppState>, req: Request) -> Result<Json<Value>, DiditError> {
+    authorize(&state, req.headers(), Version::V3).await?;
+    let form = read_form(&state, req, Version::V3).await?;
+    let flag = |k: &str, default: bool| -> Result<bool, DiditError> {
+        match form.text.get(k).map(|s| s.trim().to_ascii_lowercase()) {
+            None => Ok(default),
+            Some(s) if s == "true" || s == "1" => Ok(true),
+            Some(s) if s == "false" || s == "0" => Ok(false),
+            Some(_) => Err(detail(StatusCode::BAD_REQUEST, format!("{k} must be a boolean."))),
+        }
+    };
+    let save = flag("save_api_request", true)?;
+    flag("rotate_image", false)?;
+    if let Some(m) = form.text.get("metadata").filter(|m| !m.trim().is_empty()) {
+        if !serde_json::from_str::<Value>(m).is_ok_and(|v| v.is_object()) {
+            return Err(detail(StatusCode::BAD_REQUEST, "metadata must be a JSON object."));
+        }
+    }
+    let decline = threshold_in(&form.text.get("face_match_score_decline_threshold").map(|s| json!(s)).unwrap_or(Value::Null), "face_match_score_decline_threshold")?
+        .unwrap_or(vendor::DIDIT_DEFAULT_DECLINE as f64);
+    let o = run(&state, form, decline, None, Version::V3).await?;
+    let score = match (o.score, save) {
+        (Some(s), _) => json!(s),
+        (None, true) => Value::Null,
+        (None, false) => json!(0),
+    };
+    Ok(Json(json!({
+        "request_id": uuid::Uuid::new_v4().to_string(),
+        "face_match": {
+            "status": o.status,
+            "score": score,
+            "user_image": entities(&o.user),
+            "ref_image": entities(&o.reference),
+            "warnings": o.warnings,
+        },
+        "created_at": now_iso(),
+    })))
+}
