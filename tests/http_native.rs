@@ -136,3 +136,82 @@ fn real_server_and_the_native_eval_client() {
     assert!(answers.iter().all(|&ok| ok), "{answers:?}");
     server.abort();
 }
+
+#[tokio::test]
+async fn metrics_are_labelled_by_route_pattern_with_explicit_buckets() {
+    let newton = b64(&read(&sample("newton.png")));
+    let (s, _) = call("/v1/compare", json!({"image_a": newton, "image_b": newton})).await;
+    assert_eq!(s, StatusCode::OK);
+    let _ = call("/v1/no/such/route/12345", json!({})).await;
+    let resp = router(state()).oneshot(Request::get("/metrics").body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let text = String::from_utf8(axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap().to_vec()).unwrap();
+    assert!(text.contains("facematch_requests_total{route=\"/v1/compare\",method=\"POST\",status=\"200\"}"), "{text}");
+    assert!(text.contains("route=\"unmatched\"") && !text.contains("12345"), "raw paths must not become labels");
+    assert!(text.contains("facematch_stage_duration_seconds_bucket{stage=\"embed\",le=\"0.05\"}"), "{text}");
+    assert!(text.contains("facematch_faces_per_image_bucket{le=\"1\"}"));
+    assert!(text.contains("facematch_queue_depth"));
+}
+
+/// One worker, one queue slot, many simultaneous requests: every request is answered, either with
+/// a result or with the route's own "busy" shape; none is lost or left hanging.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn overload_is_answered_in_shape() {
+    let mut c = facematch::EngineConfig::new(models_dir(), "yunet-sface");
+    c.workers = 1;
+    c.intra_threads = 1;
+    c.queue_depth = 1;
+    let engine = Arc::new(facematch::Engine::new(c).unwrap());
+    let store = Arc::new(facematch::store::SqliteStore::in_memory().unwrap());
+    let cf = facematch::store::Store::add_client(store.as_ref(), "cashfree", None).unwrap();
+    let state = AppState::new(engine, store, ServerConfig::default());
+    let newton = read(&sample("newton.png"));
+    let body = json!({"image_a": b64(&newton), "image_b": b64(&newton)}).to_string();
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let (state, body, newton, cf) = (state.clone(), body.clone(), newton.clone(), (cf.client_id.clone(), cf.secret.clone()));
+        tasks.push(tokio::spawn(async move {
+            let req = if i % 2 == 0 {
+                Request::post("/v1/compare").header("content-type", "application/json").body(Body::from(body)).unwrap()
+            } else {
+                let b = "xx";
+                let mut m = Vec::new();
+                m.extend_from_slice(format!("--{b}\r\nContent-Disposition: form-data; name=\"verification_id\"\r\n\r\nload-{i}\r\n").as_bytes());
+                for name in ["first_image", "second_image"] {
+                    m.extend_from_slice(format!("--{b}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"a.png\"\r\n\r\n").as_bytes());
+                    m.extend_from_slice(&newton);
+                    m.extend_from_slice(b"\r\n");
+                }
+                m.extend_from_slice(format!("--{b}--\r\n").as_bytes());
+                Request::post("/verification/face-match")
+                    .header("content-type", format!("multipart/form-data; boundary={b}"))
+                    .header("x-client-id", cf.0)
+                    .header("x-client-secret", cf.1)
+                    .body(Body::from(m))
+                    .unwrap()
+            };
+            let resp = router(state).oneshot(req).await.unwrap();
+            let status = resp.status();
+            let v: Value = serde_json::from_slice(&axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap()).unwrap();
+            (i, status, v)
+        }));
+    }
+    let mut busy = 0;
+    for t in tasks {
+        let (i, status, v) = tokio::time::timeout(std::time::Duration::from_secs(120), t).await.expect("a request was left hanging").unwrap();
+        match (i % 2, status) {
+            (0, StatusCode::OK) => assert_eq!(v["match"], json!(true)),
+            (0, StatusCode::SERVICE_UNAVAILABLE) => {
+                assert_eq!(v["error"]["code"], "busy");
+                busy += 1;
+            }
+            (1, StatusCode::OK) => assert_eq!(v["face_match_result"], "YES"),
+            (1, StatusCode::TOO_MANY_REQUESTS) => {
+                assert_eq!(v["code"], "too_many_requests_per_operation");
+                busy += 1;
+            }
+            other => panic!("request {i}: unexpected {other:?}: {v}"),
+        }
+    }
+    assert!(busy > 0, "16 simultaneous requests on one worker with one queue slot should overflow");
+}

@@ -5,6 +5,7 @@ pub mod crops;
 pub mod didit;
 pub mod error;
 pub mod health;
+pub mod metrics;
 pub mod native;
 pub mod valify;
 pub mod videosdk;
@@ -65,6 +66,7 @@ impl AppState {
 
 pub fn router(state: AppState) -> Router {
     let limit = state.config.max_body_bytes;
+    metrics::handle();
     Router::new()
         .route("/v1/compare", post(native::compare))
         .route("/v1/detect", post(native::detect))
@@ -83,9 +85,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v3/face-match/", post(didit::face_match_v3))
         .route("/v3/face-match", post(didit::face_match_v3))
         .route("/didit/images/{id}", get(crops::serve_crop))
+        .route("/metrics", get(metrics::render))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .fallback(valify::not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }
@@ -97,7 +101,9 @@ pub async fn analyse(engine: &Engine, bytes: Vec<u8>, embed: bool) -> Result<Ana
     engine.try_analyse(bytes, embed, move |r| {
         let _ = tx.send(r);
     })?;
-    rx.await.map_err(|_| Error::Shutdown)?
+    let a = rx.await.map_err(|_| Error::Shutdown)??;
+    metrics::record_analysis(&a);
+    Ok(a)
 }
 
 /// Serves until Ctrl-C or SIGTERM, then stops accepting and lets requests in flight finish.
