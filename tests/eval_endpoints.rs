@@ -10,13 +10,6 @@ use facematch::eval::endpoint::{Endpoint, Vendor};
 use facematch::server::{AppState, ServerConfig};
 use facematch::store::{SqliteStore, Store};
 
-fn mirrored(bytes: &[u8]) -> Vec<u8> {
-    let img = image::load_from_memory(bytes).unwrap().fliph().to_rgb8();
-    let mut out = Vec::new();
-    img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Jpeg).unwrap();
-    out
-}
-
 #[test]
 fn every_vendor_client_against_the_running_server() {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
@@ -54,7 +47,7 @@ fn every_vendor_client_against_the_running_server() {
         (Vendor::Native, HashMap::new()),
     ];
     let newton = read(&sample("newton.png"));
-    let same = mirrored(&newton);
+    let same = mirrored_jpeg(&newton);
     let other = read(&sample("gauss.png"));
     for (vendor, c) in clients {
         let ep = Endpoint::new(vendor, &url, c).unwrap();

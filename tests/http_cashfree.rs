@@ -34,29 +34,6 @@ fn fixture() -> Fixture {
     fixture_with(Arc::new(SqliteStore::in_memory().unwrap()))
 }
 
-enum Part<'a> {
-    Text(&'a str, &'a str),
-    File(&'a str, &'a [u8]),
-}
-
-fn multipart(parts: &[Part]) -> (String, Vec<u8>) {
-    let boundary = "----cfboundary7MA4YWxkTrZu0gW";
-    let mut body = Vec::new();
-    for p in parts {
-        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
-        match p {
-            Part::Text(n, v) => body.extend_from_slice(format!("Content-Disposition: form-data; name=\"{n}\"\r\n\r\n{v}\r\n").as_bytes()),
-            Part::File(n, bytes) => {
-                body.extend_from_slice(format!("Content-Disposition: form-data; name=\"{n}\"; filename=\"{n}.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n").as_bytes());
-                body.extend_from_slice(bytes);
-                body.extend_from_slice(b"\r\n");
-            }
-        }
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
-}
-
 async fn post(f: &Fixture, headers: &[(&str, &str)], parts: &[Part<'_>]) -> (StatusCode, Value) {
     let (ct, body) = multipart(parts);
     let mut req = Request::post("/verification/face-match").header("content-type", ct);
@@ -69,19 +46,6 @@ async fn post(f: &Fixture, headers: &[(&str, &str)], parts: &[Part<'_>]) -> (Sta
     (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
 }
 
-fn jpeg_mirror(bytes: &[u8]) -> Vec<u8> {
-    let img = image::load_from_memory(bytes).unwrap().fliph().to_rgb8();
-    let mut out = Vec::new();
-    img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Jpeg).unwrap();
-    out
-}
-
-fn keys(v: &Value) -> Vec<String> {
-    let mut k: Vec<String> = v.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
-    k.sort();
-    k
-}
-
 fn assert_error(got: (StatusCode, Value), status: StatusCode, kind: &str, code: &str, message: &str) {
     assert_eq!(got.0, status, "{}", got.1);
     assert_eq!(got.1, json!({"type": kind, "code": code, "message": message}));
@@ -92,7 +56,7 @@ async fn success_responses_have_exactly_the_docs_fields() {
     let f = fixture();
     let auth = [("x-client-id", f.id.as_str()), ("x-client-secret", f.secret.as_str())];
     let newton = read(&sample("newton.png"));
-    let mirror = jpeg_mirror(&newton);
+    let mirror = mirrored_jpeg(&newton);
     let (s, v) = post(&f, &auth, &[Part::Text("verification_id", "test_verification_id"), Part::File("first_image", &newton), Part::File("second_image", &mirror), Part::Text("threshold", "0.75")]).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(keys(&v), ["face_match_result", "face_match_score", "ref_id", "status", "verification_id"]);

@@ -56,30 +56,7 @@ async fn fx() -> Fx {
     Fx { state, token: t["access_token"].as_str().unwrap().to_string(), api_key, id: c.client_id, secret: c.secret }
 }
 
-enum P<'a> {
-    T(&'a str, &'a str),
-    F(&'a str, &'a [u8]),
-}
-
-fn multipart(parts: &[P]) -> (String, Vec<u8>) {
-    let b = "boundary";
-    let mut body = Vec::new();
-    for p in parts {
-        body.extend_from_slice(format!("--{b}\r\n").as_bytes());
-        match p {
-            P::T(n, v) => body.extend_from_slice(format!("Content-Disposition: form-data; name=\"{n}\"\r\nContent-Type: application/json\r\n\r\n{v}\r\n").as_bytes()),
-            P::F(n, bytes) => {
-                body.extend_from_slice(format!("Content-Disposition: form-data; name=\"{n}\"; filename=\"{n}.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n").as_bytes());
-                body.extend_from_slice(bytes);
-                body.extend_from_slice(b"\r\n");
-            }
-        }
-    }
-    body.extend_from_slice(format!("--{b}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={b}"), body)
-}
-
-async fn post(f: &Fx, path: &str, auth: &[(&str, String)], parts: &[P<'_>]) -> (StatusCode, Value) {
+async fn post(f: &Fx, path: &str, auth: &[(&str, String)], parts: &[Part<'_>]) -> (StatusCode, Value) {
     let (ct, body) = multipart(parts);
     let mut req = Request::post(path).header("content-type", ct).header("host", "kyc.test");
     for (k, v) in auth {
@@ -88,21 +65,8 @@ async fn post(f: &Fx, path: &str, auth: &[(&str, String)], parts: &[P<'_>]) -> (
     send(&f.state, req.body(Body::from(body)).unwrap()).await
 }
 
-fn keys(v: &Value) -> Vec<String> {
-    let mut k: Vec<String> = v.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
-    k.sort();
-    k
-}
-
 fn risks(v: &Value) -> Vec<String> {
     v["face_match"]["warnings"].as_array().unwrap().iter().map(|w| w["risk"].as_str().unwrap().to_string()).collect()
-}
-
-fn mirrored(bytes: &[u8]) -> Vec<u8> {
-    let img = image::load_from_memory(bytes).unwrap().fliph().to_rgb8();
-    let mut out = Vec::new();
-    img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Jpeg).unwrap();
-    out
 }
 
 #[tokio::test]
@@ -110,8 +74,8 @@ async fn v2_doc_request_gives_the_doc_response() {
     let f = fx().await;
     let bearer = [("authorization", format!("Bearer {}", f.token))];
     let newton = read(&sample("newton.png"));
-    let mirror = mirrored(&newton);
-    let (s, v) = post(&f, "/v2/face-match", &bearer, &[P::F("user_image", &mirror), P::F("ref_image", &newton), P::T("options", "{\"face_match_score_decline_threshold\": 40}")]).await;
+    let mirror = mirrored_jpeg(&newton);
+    let (s, v) = post(&f, "/v2/face-match", &bearer, &[Part::File("user_image", &mirror), Part::File("ref_image", &newton), Part::Text("options", "{\"face_match_score_decline_threshold\": 40}")]).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(keys(&v), ["created_at", "face_match", "request_id"]);
     assert_eq!(keys(&v["face_match"]), ["score", "source_image", "status", "target_image", "warnings"]);
@@ -137,15 +101,15 @@ async fn v2_doc_request_gives_the_doc_response() {
 
     // Different people, decline threshold 50 (= FMR 1e-3): Declined with LOW_FACE_MATCH_SIMILARITY.
     // (Didit's default 30 stands for FMR 1.6 %: newton vs gauss scores about 31 and would pass.)
-    let (_, v) = post(&f, "/v2/face-match/", &bearer, &[P::F("user_image", &newton), P::F("ref_image", &read(&sample("gauss.png"))), P::T("options", "{\"face_match_score_decline_threshold\": 50}")]).await;
+    let (_, v) = post(&f, "/v2/face-match/", &bearer, &[Part::File("user_image", &newton), Part::File("ref_image", &read(&sample("gauss.png"))), Part::Text("options", "{\"face_match_score_decline_threshold\": 50}")]).await;
     assert_eq!(v["face_match"]["status"], "Declined", "{v}");
     assert!(v["face_match"]["score"].as_f64().unwrap() < 50.0);
     assert!(risks(&v).contains(&"LOW_FACE_MATCH_SIMILARITY".to_string()));
     // A review threshold above the score: In Review.
-    let (_, v) = post(&f, "/v2/face-match/", &bearer, &[P::F("user_image", &mirror), P::F("ref_image", &newton), P::T("options", "{\"face_match_score_decline_threshold\": 10, \"face_match_score_review_threshold\": 100}")]).await;
+    let (_, v) = post(&f, "/v2/face-match/", &bearer, &[Part::File("user_image", &mirror), Part::File("ref_image", &newton), Part::Text("options", "{\"face_match_score_decline_threshold\": 10, \"face_match_score_review_threshold\": 100}")]).await;
     assert_eq!(v["face_match"]["status"], "In Review");
     // Several faces: the largest is used, with a warning.
-    let (s, v) = post(&f, "/v2/face-match/", &bearer, &[P::F("user_image", &newton), P::F("ref_image", &read(&sample("solvay_conference_1927.jpg")))]).await;
+    let (s, v) = post(&f, "/v2/face-match/", &bearer, &[Part::File("user_image", &newton), Part::File("ref_image", &read(&sample("solvay_conference_1927.jpg")))]).await;
     assert_eq!(s, StatusCode::OK);
     assert!(risks(&v).contains(&"MULTIPLE_FACES_DETECTED".to_string()));
     // No face: 200, Declined, NO_REFERENCE_IMAGE, score null.
@@ -155,7 +119,7 @@ async fn v2_doc_request_gives_the_doc_response() {
         img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png).unwrap();
         out
     };
-    let (s, v) = post(&f, "/v2/face-match/", &bearer, &[P::F("user_image", &newton), P::F("ref_image", &white)]).await;
+    let (s, v) = post(&f, "/v2/face-match/", &bearer, &[Part::File("user_image", &newton), Part::File("ref_image", &white)]).await;
     assert_eq!((s, &v["face_match"]["status"], &v["face_match"]["score"]), (StatusCode::OK, &json!("Declined"), &Value::Null));
     assert!(risks(&v).contains(&"NO_REFERENCE_IMAGE".to_string()));
 }
@@ -165,7 +129,7 @@ async fn v3_shape_and_rules() {
     let f = fx().await;
     let key = [("x-api-key", f.api_key.clone())];
     let newton = read(&sample("newton.png"));
-    let (s, v) = post(&f, "/v3/face-match/", &key, &[P::F("user_image", &mirrored(&newton)), P::F("ref_image", &newton), P::T("face_match_score_decline_threshold", "30"), P::T("vendor_data", "user-42"), P::T("metadata", "{\"a\": 1}")]).await;
+    let (s, v) = post(&f, "/v3/face-match/", &key, &[Part::File("user_image", &mirrored_jpeg(&newton)), Part::File("ref_image", &newton), Part::Text("face_match_score_decline_threshold", "30"), Part::Text("vendor_data", "user-42"), Part::Text("metadata", "{\"a\": 1}")]).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(keys(&v["face_match"]), ["ref_image", "score", "status", "user_image", "warnings"]);
     assert_eq!(v["face_match"]["status"], "Approved");
@@ -180,12 +144,12 @@ async fn v3_shape_and_rules() {
         img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png).unwrap();
         out
     };
-    let (_, v) = post(&f, "/v3/face-match/", &key, &[P::F("user_image", &newton), P::F("ref_image", &white), P::T("save_api_request", "false")]).await;
+    let (_, v) = post(&f, "/v3/face-match/", &key, &[Part::File("user_image", &newton), Part::File("ref_image", &white), Part::Text("save_api_request", "false")]).await;
     assert_eq!((&v["face_match"]["status"], &v["face_match"]["score"]), (&json!("Declined"), &json!(0)));
-    let (s, v) = post(&f, "/v3/face-match/", &[], &[P::F("user_image", &newton), P::F("ref_image", &newton)]).await;
+    let (s, v) = post(&f, "/v3/face-match/", &[], &[Part::File("user_image", &newton), Part::File("ref_image", &newton)]).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     assert!(v["detail"].is_string());
-    let (s, _) = post(&f, "/v3/face-match/", &[("x-api-key", "wrong".into())], &[P::F("user_image", &newton), P::F("ref_image", &newton)]).await;
+    let (s, _) = post(&f, "/v3/face-match/", &[("x-api-key", "wrong".into())], &[Part::File("user_image", &newton), Part::File("ref_image", &newton)]).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
 }
 
@@ -193,18 +157,18 @@ async fn v3_shape_and_rules() {
 async fn v2_errors() {
     let f = fx().await;
     let newton = read(&sample("newton.png"));
-    let (s, v) = post(&f, "/v2/face-match/", &[], &[P::F("user_image", &newton), P::F("ref_image", &newton)]).await;
+    let (s, v) = post(&f, "/v2/face-match/", &[], &[Part::File("user_image", &newton), Part::File("ref_image", &newton)]).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     assert_eq!(keys(&v), ["detail"]);
-    let (s, _) = post(&f, "/v2/face-match/", &[("authorization", "Bearer nope".into())], &[P::F("user_image", &newton), P::F("ref_image", &newton)]).await;
+    let (s, _) = post(&f, "/v2/face-match/", &[("authorization", "Bearer nope".into())], &[Part::File("user_image", &newton), Part::File("ref_image", &newton)]).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     let bearer = [("authorization", format!("Bearer {}", f.token))];
     let gif = b"GIF89a\x01\x00\x01\x00\x00\x00\x00;".to_vec();
-    let (s, v) = post(&f, "/v2/face-match/", &bearer, &[P::F("user_image", &gif), P::F("ref_image", &newton)]).await;
+    let (s, v) = post(&f, "/v2/face-match/", &bearer, &[Part::File("user_image", &gif), Part::File("ref_image", &newton)]).await;
     assert_eq!((s, v), (StatusCode::BAD_REQUEST, json!({"detail": "Invalid image format. Supported formats: JPEG, PNG, WebP."})));
-    let (s, v) = post(&f, "/v2/face-match/", &bearer, &[P::F("user_image", &newton)]).await;
+    let (s, v) = post(&f, "/v2/face-match/", &bearer, &[Part::File("user_image", &newton)]).await;
     assert_eq!((s, v["detail"].as_str()), (StatusCode::BAD_REQUEST, Some("ref_image is required.")));
-    let (s, _) = post(&f, "/v2/face-match/", &bearer, &[P::F("user_image", &newton), P::F("ref_image", &newton), P::T("options", "{\"face_match_score_decline_threshold\": 140}")]).await;
+    let (s, _) = post(&f, "/v2/face-match/", &bearer, &[Part::File("user_image", &newton), Part::File("ref_image", &newton), Part::Text("options", "{\"face_match_score_decline_threshold\": 140}")]).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     let (s, _) = token_call(&f.state, &format!("{}:wrong", f.id), "grant_type=client_credentials").await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);

@@ -44,12 +44,6 @@ async fn face_match(state: &AppState, path: &str, bearer: Option<&str>, body: Va
     send(state, req.body(Body::from(body.to_string())).unwrap()).await
 }
 
-fn keys(v: &Value) -> Vec<String> {
-    let mut k: Vec<String> = v.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
-    k.sort();
-    k
-}
-
 #[tokio::test]
 async fn token_then_match_in_both_layouts_and_paths() {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());

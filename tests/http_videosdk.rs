@@ -44,13 +44,6 @@ fn data_uri(bytes: &[u8]) -> String {
     format!("data:image/jpeg;base64,{}", base64::engine::general_purpose::STANDARD.encode(bytes))
 }
 
-fn mirrored_jpeg(bytes: &[u8]) -> Vec<u8> {
-    let img = image::load_from_memory(bytes).unwrap().fliph().to_rgb8();
-    let mut out = Vec::new();
-    img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Jpeg).unwrap();
-    out
-}
-
 async fn call(f: &Fx, auth: Option<&str>, body: Value) -> (StatusCode, Value) {
     let mut req = Request::post("/ai/v1/face-verification/verify").header("content-type", "application/json");
     if let Some(a) = auth {

@@ -10,7 +10,7 @@ use axum::Json;
 use serde_json::json;
 
 use super::error::ApiError;
-use super::{analyse, AppState};
+use super::AppState;
 use crate::engine::Comparison;
 use crate::score::vendor;
 use crate::store::{CashfreeRecord, StoreError};
@@ -175,7 +175,7 @@ pub async fn face_match(State(state): State<AppState>, req: Request) -> Result<J
 /// (status, face_match_result, face_match_score) for the pair, or a Cashfree error.
 async fn run_match(state: &AppState, first: Vec<u8>, second: Vec<u8>, threshold: f64) -> Result<(&'static str, &'static str, f64), CashfreeError> {
     let engine = &state.engine;
-    let (a, b) = tokio::join!(analyse(engine, first, true), analyse(engine, second, true));
+    let (a, b) = super::analyse_pair(engine, first, second).await;
     let a = a.map_err(|e| CashfreeError::from(ApiError::for_image(&e, "first_image")))?;
     let b = b.map_err(|e| CashfreeError::from(ApiError::for_image(&e, "second_image")))?;
     for (r, name) in [(&a, "first_image"), (&b, "second_image")] {
@@ -188,7 +188,7 @@ async fn run_match(state: &AppState, first: Vec<u8>, second: Vec<u8>, threshold:
         return Ok(("MULTIPLE_FACE_DETECTED", "NO", 0.0));
     }
     let c = Comparison::of(a, b);
-    let s = c.similarity.and_then(|sim| engine.pack().manifest.calibrated(sim)).map(|k| k.score).unwrap_or(0.0);
+    let s = super::calibrated_score(engine, &c);
     // "the images match when the analysis is or greater than the value set for threshold"
     let result = if s as f64 >= threshold { "YES" } else { "NO" };
     Ok(("SUCCESS", result, vendor::cashfree_score(s)))

@@ -15,7 +15,7 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 
 use super::error::ApiError;
-use super::{analyse, crops, AppState};
+use super::{crops, AppState};
 use crate::engine::{Analysis, Comparison};
 use crate::score::vendor;
 use crate::store::StoreError;
@@ -183,7 +183,7 @@ struct Outcome {
 
 async fn run(state: &AppState, form: Form, decline: f64, review: Option<f64>, v: Version) -> Result<Outcome, DiditError> {
     let engine = &state.engine;
-    let (u, r) = tokio::join!(analyse(engine, form.user, true), analyse(engine, form.reference, true));
+    let (u, r) = super::analyse_pair(engine, form.user, form.reference).await;
     let map = |e: crate::Error, name: &str| {
         let a = ApiError::for_image(&e, name);
         match a.status {
@@ -211,7 +211,7 @@ async fn run(state: &AppState, form: Form, decline: f64, review: Option<f64>, v:
         return Ok(Outcome { status: "Declined", score: None, warnings, user, reference });
     }
     let c = Comparison::of(user, reference);
-    let s = c.similarity.and_then(|sim| engine.pack().manifest.calibrated(sim)).map(|k| k.score).unwrap_or(0.0);
+    let s = super::calibrated_score(engine, &c);
     let score = vendor::didit_score(s);
     let status = if score <= decline {
         warnings.push(warning(

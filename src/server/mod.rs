@@ -106,6 +106,16 @@ pub async fn analyse(engine: &Engine, bytes: Vec<u8>, embed: bool) -> Result<Ana
     Ok(a)
 }
 
+/// Both images analysed at once (two inference workers when there are two).
+pub async fn analyse_pair(engine: &Engine, a: Vec<u8>, b: Vec<u8>) -> (Result<Analysis>, Result<Analysis>) {
+    tokio::join!(analyse(engine, a, true), analyse(engine, b, true))
+}
+
+/// The calibrated score of a comparison: 0 when a face is missing or the pack is uncalibrated.
+pub fn calibrated_score(engine: &Engine, c: &crate::engine::Comparison) -> f32 {
+    c.similarity.and_then(|sim| engine.pack().manifest.calibrated(sim)).map_or(0.0, |k| k.score)
+}
+
 /// Serves until Ctrl-C or SIGTERM, then stops accepting and lets requests in flight finish.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
     axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())

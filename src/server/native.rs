@@ -138,7 +138,7 @@ pub async fn compare(State(state): State<AppState>, req: Request) -> Result<Json
     let a = fields.images.remove("image_a").unwrap_or_default();
     let b = fields.images.remove("image_b").unwrap_or_default();
     let engine = &state.engine;
-    let (ra, rb) = tokio::join!(analyse(engine, a, true), analyse(engine, b, true));
+    let (ra, rb) = super::analyse_pair(engine, a, b).await;
     let ra = ra.map_err(|e| ApiError::for_image(&e, "image_a"))?;
     let rb = rb.map_err(|e| ApiError::for_image(&e, "image_b"))?;
     for (r, name) in [(&ra, "image_a"), (&rb, "image_b")] {

@@ -11,7 +11,7 @@ use axum::{Form, Json};
 use serde_json::{json, Value};
 
 use super::error::ApiError;
-use super::{analyse, AppState};
+use super::AppState;
 use crate::engine::Comparison;
 use crate::image_input::{decode_base64_image, InputError};
 use crate::score::vendor;
@@ -154,7 +154,7 @@ pub async fn face_match(State(state): State<AppState>, req: Request) -> Result<J
 
 async fn compare(state: &AppState, a: Vec<u8>, b: Vec<u8>) -> Result<(bool, f64), ValifyError> {
     let engine = &state.engine;
-    let (ra, rb) = tokio::join!(analyse(engine, a, true), analyse(engine, b, true));
+    let (ra, rb) = super::analyse_pair(engine, a, b).await;
     let ra = ra.map_err(|e| image_error(ApiError::from(&e), "first_img"))?;
     let rb = rb.map_err(|e| image_error(ApiError::from(&e), "second_img"))?;
     if ra.embedding.is_none() {
@@ -164,7 +164,7 @@ async fn compare(state: &AppState, a: Vec<u8>, b: Vec<u8>) -> Result<(bool, f64)
         return Err(unprocessable(codes::NO_FACE_SECOND, "no face was found in second_img".into()));
     }
     let c = Comparison::of(ra, rb);
-    let s = c.similarity.and_then(|sim| engine.pack().manifest.calibrated(sim)).map(|k| k.score).unwrap_or(0.0);
+    let s = super::calibrated_score(engine, &c);
     Ok((vendor::is_match(s, state.config.match_threshold), vendor::confidence(s)))
 }
 

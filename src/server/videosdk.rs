@@ -11,7 +11,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{json, Value};
 
 use super::error::ApiError;
-use super::{analyse, AppState};
+use super::AppState;
 use crate::engine::Comparison;
 use crate::image_input::decode_base64_image;
 
@@ -92,7 +92,7 @@ pub async fn verify(State(state): State<AppState>, req: Request) -> Result<Json<
     let b = images.pop().unwrap_or_default();
     let a = images.pop().unwrap_or_default();
     let engine = &state.engine;
-    let (ra, rb) = tokio::join!(analyse(engine, a, true), analyse(engine, b, true));
+    let (ra, rb) = super::analyse_pair(engine, a, b).await;
     let ra = ra.map_err(|e| VideoSdkError::from(ApiError::for_image(&e, "img1")))?;
     let rb = rb.map_err(|e| VideoSdkError::from(ApiError::for_image(&e, "img2")))?;
     for (r, name) in [(&ra, "img1"), (&rb, "img2")] {
@@ -101,6 +101,6 @@ pub async fn verify(State(state): State<AppState>, req: Request) -> Result<Json<
         }
     }
     let c = Comparison::of(ra, rb);
-    let s = c.similarity.and_then(|sim| engine.pack().manifest.calibrated(sim)).map(|k| k.score).unwrap_or(0.0);
+    let s = super::calibrated_score(engine, &c);
     Ok(Json(json!({"verified": s >= state.config.match_threshold})))
 }

@@ -52,3 +52,42 @@ pub fn shared_engine(pack: &str) -> &'static Engine {
 pub fn read(p: &std::path::Path) -> Vec<u8> {
     std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
+
+/// A multipart/form-data body: text fields and files, as a browser or `requests` sends them.
+pub enum Part<'a> {
+    Text(&'a str, &'a str),
+    File(&'a str, &'a [u8]),
+}
+
+pub fn multipart(parts: &[Part]) -> (String, Vec<u8>) {
+    let boundary = "----facematchTestBoundary7MA4YWxk";
+    let mut body = Vec::new();
+    for p in parts {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        match p {
+            Part::Text(n, v) => body.extend_from_slice(format!("Content-Disposition: form-data; name=\"{n}\"\r\n\r\n{v}\r\n").as_bytes()),
+            Part::File(n, bytes) => {
+                body.extend_from_slice(format!("Content-Disposition: form-data; name=\"{n}\"; filename=\"{n}.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n").as_bytes());
+                body.extend_from_slice(bytes);
+                body.extend_from_slice(b"\r\n");
+            }
+        }
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// The photo mirrored left-right, as JPEG: the same person, different pixels.
+pub fn mirrored_jpeg(bytes: &[u8]) -> Vec<u8> {
+    let img = image::load_from_memory(bytes).unwrap().fliph().to_rgb8();
+    let mut out = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Jpeg).unwrap();
+    out
+}
+
+/// Sorted keys of a JSON object.
+pub fn keys(v: &serde_json::Value) -> Vec<String> {
+    let mut k: Vec<String> = v.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
+    k.sort();
+    k
+}
