@@ -145,7 +145,8 @@ pub struct CalibratedRow {
     pub tar: f64,
 }
 
-pub const REPORT_SCORES: [f32; 6] = [0.5, 0.6, 0.67, 0.75, 0.83, 1.0];
+/// Scores at FMR 1e-3, 2.5e-4, 1e-4, 3e-5 (the default decision), 1e-5 and 1e-6.
+pub const REPORT_SCORES: [f32; 6] = [0.5, 0.6, 2.0 / 3.0, 0.75, 5.0 / 6.0, 1.0];
 
 pub const REPORT_FMRS: [f64; 3] = [1e-2, 1e-3, 1e-4];
 
