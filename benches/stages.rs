@@ -33,8 +33,10 @@ fn stages(c: &mut Criterion) {
     let intra = std::env::var("FACEMATCH_INTRA_THREADS").ok().and_then(|s| s.parse().ok()).unwrap_or(1);
     let det_bytes = facematch::modelfile::verify(&pack.detector_path(), &pack.manifest.detector.model).unwrap();
     let emb_bytes = facematch::modelfile::verify(&pack.embedder_path(), &pack.manifest.embedder.model).unwrap();
-    let mut detector = Detector::new(runtime::session_from_bytes(&env, &det_bytes, intra).unwrap(), pack.manifest.detector.clone()).unwrap();
-    let mut embedder = Embedder::new(runtime::session_from_bytes(&env, &emb_bytes, intra).unwrap(), pack.manifest.embedder.clone()).unwrap();
+    let mut detector =
+        Detector::new(runtime::session_from_bytes(&env, &det_bytes, intra).unwrap(), pack.manifest.detector.clone()).unwrap();
+    let mut embedder =
+        Embedder::new(runtime::session_from_bytes(&env, &emb_bytes, intra).unwrap(), pack.manifest.embedder.clone()).unwrap();
     let spec = pack.manifest.embedder.clone();
     let limits = DecodeLimits::default();
     for (name, bytes) in inputs() {

@@ -91,7 +91,11 @@ fn warp_affine_bilinear(img: &RgbImage, inv: &[f64; 6], size: u32) -> RgbImage {
     let mut out = RgbImage::new(size, size);
     let round_delta = (AB_SCALE as i32) / INTER_TAB / 2;
     let px = |x: i32, y: i32, c: usize| -> i32 {
-        if x < 0 || y < 0 || x >= w || y >= h { 0 } else { src[(y as usize * w as usize + x as usize) * 3 + c] as i32 }
+        if x < 0 || y < 0 || x >= w || y >= h {
+            0
+        } else {
+            src[(y as usize * w as usize + x as usize) * 3 + c] as i32
+        }
     };
     let dst = out.as_mut();
     for y in 0..size as i32 {

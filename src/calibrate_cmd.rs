@@ -15,7 +15,8 @@ pub fn labelled_images(source: &Path, root: Option<&Path>) -> Result<Vec<(PathBu
     let io = |e: std::io::Error| Error::Internal(format!("{}: {e}", source.display()));
     let mut out = Vec::new();
     if source.is_dir() {
-        let mut dirs: Vec<PathBuf> = std::fs::read_dir(source).map_err(io)?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_dir()).collect();
+        let mut dirs: Vec<PathBuf> =
+            std::fs::read_dir(source).map_err(io)?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_dir()).collect();
         dirs.sort();
         for d in dirs {
             let name = d.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
@@ -82,15 +83,28 @@ pub fn run(engine: &Engine, images: &Path, root: Option<&Path>, out: Option<&Pat
     }
     let t = Instant::now();
     let (scores, genuine) = calibration::impostor_scores(&embeddings, &identity);
-    eprintln!("calibrate: {} impostor pairs scored and sorted in {:.1} s; {skipped} images without a face skipped", scores.len(), t.elapsed().as_secs_f64());
+    eprintln!(
+        "calibrate: {} impostor pairs scored and sorted in {:.1} s; {skipped} images without a face skipped",
+        scores.len(),
+        t.elapsed().as_secs_f64()
+    );
     let dataset = dataset.map(str::to_string).unwrap_or_else(|| images.display().to_string());
     let command = format!("facematch --pack {} calibrate --images {}", pack.manifest.name, images.display());
     let cal: Calibration = calibration::from_impostors(&scores, genuine, dataset, command, embeddings.len(), ids.len());
     println!("{:>8}  {:>9}  {:>16}  note", "FMR", "cosine", "impostors_above");
     for p in &cal.points {
-        println!("{:>8.0e}  {:>9.4}  {:>16}  {}", p.fmr, p.cosine, p.impostors_above, if p.extrapolated { "extrapolated (fitted tail)" } else { "" });
+        println!(
+            "{:>8.0e}  {:>9.4}  {:>16}  {}",
+            p.fmr,
+            p.cosine,
+            p.impostors_above,
+            if p.extrapolated { "extrapolated (fitted tail)" } else { "" }
+        );
     }
-    println!("{} impostor pairs, {} genuine pairs, {} images, {} identities", cal.impostor_pairs, cal.genuine_pairs, cal.images, cal.identities);
+    println!(
+        "{} impostor pairs, {} genuine pairs, {} images, {} identities",
+        cal.impostor_pairs, cal.genuine_pairs, cal.images, cal.identities
+    );
     let text = calibration::write_into_manifest(&manifest_text, &cal).map_err(|e| Error::Internal(e.to_string()))?;
     std::fs::write(&out, text).map_err(|e| Error::Internal(format!("cannot write {}: {e}", out.display())))?;
     println!("calibration written to {}", out.display());

@@ -97,7 +97,11 @@ impl Calibration {
         let (mut lo, mut hi) = (-1.0f32, 1.0f32);
         for _ in 0..40 {
             let mid = (lo + hi) / 2.0;
-            if self.calibrate(mid).score >= score { hi = mid } else { lo = mid }
+            if self.calibrate(mid).score >= score {
+                hi = mid
+            } else {
+                lo = mid
+            }
         }
         hi
     }
@@ -146,7 +150,14 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// Builds the table from impostor scores sorted descending.
-pub fn from_impostors(sorted_desc: &[f32], genuine_pairs: u64, dataset: String, command: String, images: usize, identities: usize) -> Calibration {
+pub fn from_impostors(
+    sorted_desc: &[f32],
+    genuine_pairs: u64,
+    dataset: String,
+    command: String,
+    images: usize,
+    identities: usize,
+) -> Calibration {
     let n = sorted_desc.len() as u64;
     let mut points = Vec::new();
     let mut measured: Vec<(f64, f64)> = Vec::new(); // (cosine, log10 fmr) for the fit
@@ -163,7 +174,11 @@ pub fn from_impostors(sorted_desc: &[f32], genuine_pairs: u64, dataset: String, 
     // Fit the tail on the measured points at FMR ≤ 1e-3 (at least three points).
     let tail: Vec<(f64, f64)> = {
         let t: Vec<(f64, f64)> = measured.iter().copied().filter(|p| p.1 <= -3.0 + 1e-9).collect();
-        if t.len() >= 3 { t } else { measured.iter().rev().take(3).rev().copied().collect() }
+        if t.len() >= 3 {
+            t
+        } else {
+            measured.iter().rev().take(3).rev().copied().collect()
+        }
     };
     let (intercept, slope) = fit_line(&tail);
     let tail_fit = TailFit {
@@ -200,7 +215,13 @@ fn next_up(v: f32) -> f32 {
         return v;
     }
     let b = v.to_bits();
-    f32::from_bits(if v == 0.0 { 1 } else if v > 0.0 { b + 1 } else { b - 1 })
+    f32::from_bits(if v == 0.0 {
+        1
+    } else if v > 0.0 {
+        b + 1
+    } else {
+        b - 1
+    })
 }
 
 /// Replaces (or appends) the `[calibration]` section of a manifest's text. The calibration is always

@@ -16,10 +16,11 @@ pub struct Embedder {
 
 impl Embedder {
     pub fn new(session: Session, spec: EmbedderSpec) -> Result<Embedder> {
-        let input_name = session.inputs().first().map(|i| i.name().to_string()).ok_or_else(|| Error::ModelOutput {
-            model: spec.model.file.clone(),
-            reason: "the embedder has no input".into(),
-        })?;
+        let input_name = session
+            .inputs()
+            .first()
+            .map(|i| i.name().to_string())
+            .ok_or_else(|| Error::ModelOutput { model: spec.model.file.clone(), reason: "the embedder has no input".into() })?;
         Ok(Embedder { session, spec, input_name, buffer: Vec::new() })
     }
 
@@ -43,10 +44,8 @@ impl Embedder {
                 reason: format!("embedding has {} values, the pack says dim = {}", data.len(), self.spec.dim),
             });
         }
-        l2_normalized(data).ok_or_else(|| Error::ModelOutput {
-            model: self.spec.model.file.clone(),
-            reason: "embedding is zero or not finite".into(),
-        })
+        l2_normalized(data)
+            .ok_or_else(|| Error::ModelOutput { model: self.spec.model.file.clone(), reason: "embedding is zero or not finite".into() })
     }
 }
 

@@ -148,13 +148,16 @@ impl Engine {
                 .name(format!("facematch-infer-{i}"))
                 .spawn(move || {
                     let named = |path: &PathBuf, e: Error| match e {
-                        Error::Runtime(e) => Error::ModelFile { path: path.clone(), reason: format!("ONNX Runtime could not load it: {e}") },
+                        Error::Runtime(e) => {
+                            Error::ModelFile { path: path.clone(), reason: format!("ONNX Runtime could not load it: {e}") }
+                        }
                         other => other,
                     };
                     let setup = (|| {
                         let det = runtime::session_from_bytes(&env, &det_bytes, intra).map_err(|e| named(&det_path, e))?;
                         let emb = runtime::session_from_bytes(&env, &emb_bytes, intra).map_err(|e| named(&emb_path, e))?;
-                        let mut worker = Worker { detector: Detector::new(det, det_spec)?, embedder: Embedder::new(emb, emb_spec)?, limits };
+                        let mut worker =
+                            Worker { detector: Detector::new(det, det_spec)?, embedder: Embedder::new(emb, emb_spec)?, limits };
                         worker.warm_up()?;
                         Ok::<_, Error>(worker)
                     })();

@@ -15,14 +15,7 @@ pub struct Letterboxed {
 }
 
 /// Fills `out` with a 1x3xSxS tensor of `img` letterboxed to `size`.
-pub fn letterbox(
-    img: &RgbImage,
-    size: u32,
-    order: ColorOrder,
-    mean: f32,
-    std: f32,
-    out: &mut Vec<f32>,
-) -> Result<Letterboxed> {
+pub fn letterbox(img: &RgbImage, size: u32, order: ColorOrder, mean: f32, std: f32, out: &mut Vec<f32>) -> Result<Letterboxed> {
     let (w, h) = img.dimensions();
     let scale = size as f32 / w.max(h) as f32;
     let nw = ((w as f32 * scale).round() as u32).clamp(1, size);

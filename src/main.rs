@@ -19,7 +19,9 @@ fn exit_code(e: &Error) -> ExitCode {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,ort=error")))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,ort=error")),
+        )
         .with_writer(std::io::stderr)
         .init();
     match run(&cli) {
@@ -54,7 +56,8 @@ fn face_json(a: &Analysis) -> serde_json::Value {
 
 fn open_store(dir: Option<&std::path::Path>) -> Result<facematch::store::SqliteStore, CliError> {
     let dir = dir.map(std::path::Path::to_path_buf).unwrap_or_else(facematch::cli::default_state_dir);
-    facematch::store::SqliteStore::open(&dir.join("facematch.sqlite")).map_err(|e| (Error::Internal(e.to_string()), Some(dir.display().to_string())))
+    facematch::store::SqliteStore::open(&dir.join("facematch.sqlite"))
+        .map_err(|e| (Error::Internal(e.to_string()), Some(dir.display().to_string())))
 }
 
 fn clients(cli: &Cli) -> Option<CliResult> {
@@ -69,7 +72,10 @@ fn clients(cli: &Cli) -> Option<CliResult> {
                     return Err((Error::Internal(format!("unknown scheme `{scheme}` ({})", facematch::store::SCHEMES.join(", "))), None));
                 }
                 let c = store.add_client(scheme, client_id.as_deref()).map_err(fail)?;
-                println!("scheme {}\nclient_id {}\nsecret {}\n(the secret is shown once and stored hashed)", c.scheme, c.client_id, c.secret);
+                println!(
+                    "scheme {}\nclient_id {}\nsecret {}\n(the secret is shown once and stored hashed)",
+                    c.scheme, c.client_id, c.secret
+                );
             }
             facematch::cli::ClientsAction::List => {
                 for c in store.list_clients().map_err(fail)? {
@@ -121,7 +127,10 @@ fn run(cli: &Cli) -> CliResult {
         Command::Detect { image, json } => {
             let a = engine.analyse(read(image)?, false).map_err(in_ctx(image))?;
             if *json {
-                println!("{}", json!({"faces": a.faces, "chosen": a.chosen, "width": a.width, "height": a.height, "timings_ms": a.timings}));
+                println!(
+                    "{}",
+                    json!({"faces": a.faces, "chosen": a.chosen, "width": a.width, "height": a.height, "timings_ms": a.timings})
+                );
             } else {
                 println!("{}: {}x{}, {} face(s)", image.display(), a.width, a.height, a.faces.len());
                 for (i, f) in a.faces.iter().enumerate() {
@@ -188,7 +197,9 @@ fn run(cli: &Cli) -> CliResult {
                         c.a.face_count(),
                         c.b.face_count()
                     ),
-                    None => println!("similarity {sim:.4} (pack not calibrated), faces: {} in A, {} in B", c.a.face_count(), c.b.face_count()),
+                    None => {
+                        println!("similarity {sim:.4} (pack not calibrated), faces: {} in A, {} in B", c.a.face_count(), c.b.face_count())
+                    }
                 }
             }
         }
@@ -206,9 +217,14 @@ fn run(cli: &Cli) -> CliResult {
             let state = facematch::server::AppState::new(std::sync::Arc::new(engine), std::sync::Arc::new(store), config);
             let rt = tokio::runtime::Runtime::new().map_err(|e| (Error::Internal(e.to_string()), None))?;
             rt.block_on(async {
-                let listener = tokio::net::TcpListener::bind(listen.as_str()).await.map_err(|e| (Error::Internal(format!("cannot listen on {listen}: {e}")), None))?;
+                let listener = tokio::net::TcpListener::bind(listen.as_str())
+                    .await
+                    .map_err(|e| (Error::Internal(format!("cannot listen on {listen}: {e}")), None))?;
                 let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| listen.clone());
-                eprintln!("facematch: serving on http://{addr} (pack {}, models loaded in {load_ms:.0} ms)", state.engine.pack().manifest.name);
+                eprintln!(
+                    "facematch: serving on http://{addr} (pack {}, models loaded in {load_ms:.0} ms)",
+                    state.engine.pack().manifest.name
+                );
                 facematch::server::serve(listener, state).await.map_err(|e| (Error::Internal(e.to_string()), None))
             })?;
         }
@@ -217,8 +233,7 @@ fn run(cli: &Cli) -> CliResult {
                 .map_err(|e| (e, None))?;
         }
         Command::Eval { pairs, images_root, json, plot, no_cache, endpoint, credentials, csv, threshold } => {
-            let list = facematch::eval::pairs::load(pairs, images_root.as_deref())
-                .map_err(|e| (Error::Internal(e.to_string()), None))?;
+            let list = facematch::eval::pairs::load(pairs, images_root.as_deref()).map_err(|e| (Error::Internal(e.to_string()), None))?;
             let manifest = &engine.pack().manifest;
             let cache_dir = cli.engine.models_dir().parent().map(|p| p.join("eval-cache")).unwrap_or_default();
             let mut cache = (!*no_cache).then(|| facematch::eval::cache::EmbeddingCache::open(&cache_dir, manifest));
@@ -242,7 +257,8 @@ fn run(cli: &Cli) -> CliResult {
             if let Some(p) = plot {
                 let genuine: Vec<f32> = scores.iter().zip(&list).filter(|(_, q)| q.same).map(|(s, _)| *s).collect();
                 let impostor: Vec<f32> = scores.iter().zip(&list).filter(|(_, q)| !q.same).map(|(s, _)| *s).collect();
-                let title = format!("{} on {}", manifest.name, pairs.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default());
+                let title =
+                    format!("{} on {}", manifest.name, pairs.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default());
                 facematch::eval::plot::write_png(p, &title, &genuine, &impostor).map_err(|e| (e, None))?;
                 eprintln!("plot written to {}", p.display());
             }
@@ -262,10 +278,23 @@ fn run(cli: &Cli) -> CliResult {
                 if let Some(v) = vendor {
                     println!("\nside by side with {} ({} pairs, {} errors); per-pair CSV: {}", v.vendor, v.pairs, v.errors, csv.display());
                     let pct = |x: Option<f64>| x.map(|v| format!("{:.2}%", v * 100.0)).unwrap_or_else(|| "n/a".into());
-                    println!("  decision agreement {}; decision accuracy: local {:.2}%, vendor {}", pct(v.decision_agreement), v.local_decision_accuracy * 100.0, pct(v.vendor_decision_accuracy));
-                    println!("  rank correlation (Spearman) {}", v.rank_correlation.map(|r| format!("{r:.4}")).unwrap_or_else(|| "n/a (vendor gives no score)".into()));
+                    println!(
+                        "  decision agreement {}; decision accuracy: local {:.2}%, vendor {}",
+                        pct(v.decision_agreement),
+                        v.local_decision_accuracy * 100.0,
+                        pct(v.vendor_decision_accuracy)
+                    );
+                    println!(
+                        "  rank correlation (Spearman) {}",
+                        v.rank_correlation.map(|r| format!("{r:.4}")).unwrap_or_else(|| "n/a (vendor gives no score)".into())
+                    );
                     for (l, r) in v.local_tar_at_fmr.iter().zip(v.vendor_tar_at_fmr.iter().map(Some).chain(std::iter::repeat(None))) {
-                        println!("  TAR@FMR={:.0e}: local {:.2}%, vendor {}", l.fmr, l.tar * 100.0, r.map(|r| format!("{:.2}%", r.tar * 100.0)).unwrap_or_else(|| "n/a".into()));
+                        println!(
+                            "  TAR@FMR={:.0e}: local {:.2}%, vendor {}",
+                            l.fmr,
+                            l.tar * 100.0,
+                            r.map(|r| format!("{:.2}%", r.tar * 100.0)).unwrap_or_else(|| "n/a".into())
+                        );
                     }
                 }
             }
@@ -273,7 +302,6 @@ fn run(cli: &Cli) -> CliResult {
     }
     Ok(())
 }
-
 
 fn side_by_side(
     spec: &str,
@@ -291,15 +319,16 @@ fn side_by_side(
     let creds = credentials.map(endpoint::parse_credentials).unwrap_or_default();
     let ep = endpoint::Endpoint::new(vendor, url, creds).map_err(|e| bad(e.to_string()))?;
     let local_score: Vec<f32> = cosines.iter().map(|&c| manifest.calibrated(c).map_or(c, |k| k.score)).collect();
-    let local_match: Vec<bool> = cosines
-        .iter()
-        .map(|&c| manifest.calibrated(c).map_or(c >= 0.5, |k| k.score >= threshold))
-        .collect();
+    let local_match: Vec<bool> = cosines.iter().map(|&c| manifest.calibrated(c).map_or(c >= 0.5, |k| k.score >= threshold)).collect();
     let bar = indicatif::ProgressBar::new(pairs.len() as u64);
     let rows = sidebyside::run(&ep, pairs, &|i| bar.set_position(i as u64));
     bar.finish_and_clear();
     if let Some(first) = rows.iter().find_map(|r| r.error.as_ref()) {
-        eprintln!("facematch: warning: {name}: {} of {} pairs failed; first error: {first}", rows.iter().filter(|r| r.error.is_some()).count(), rows.len());
+        eprintln!(
+            "facematch: warning: {name}: {} of {} pairs failed; first error: {first}",
+            rows.iter().filter(|r| r.error.is_some()).count(),
+            rows.len()
+        );
     }
     sidebyside::write_csv(csv, pairs, &rows, cosines, &local_score, &local_match).map_err(|e| bad(format!("{}: {e}", csv.display())))?;
     Ok(sidebyside::summarize(name, pairs, &rows, &local_score, &local_match))

@@ -9,10 +9,8 @@ use crate::error::{Error, Result};
 
 /// Packs compiled into the binary. A user's own pack is a manifest file: give its path, or drop it in
 /// the models directory as NAME.toml (built-in names always mean the built-in packs).
-pub const BUILTIN_PACKS: &[(&str, &str)] = &[
-    ("yunet-sface", include_str!("../models/yunet-sface.toml")),
-    ("scrfd-sface", include_str!("../models/scrfd-sface.toml")),
-];
+pub const BUILTIN_PACKS: &[(&str, &str)] =
+    &[("yunet-sface", include_str!("../models/yunet-sface.toml")), ("scrfd-sface", include_str!("../models/scrfd-sface.toml"))];
 
 /// The licence-clean default pack (MIT YuNet + Apache-2.0 SFace).
 pub const DEFAULT_PACK: &str = "yunet-sface";
@@ -126,8 +124,7 @@ impl Pack {
     pub fn resolve(pack: &str, models_dir: &Path) -> Result<Pack> {
         let as_path = Path::new(pack);
         if pack.ends_with(".toml") || pack.contains('/') {
-            let text = std::fs::read_to_string(as_path)
-                .map_err(|e| Error::Manifest { path: pack.to_string(), reason: e.to_string() })?;
+            let text = std::fs::read_to_string(as_path).map_err(|e| Error::Manifest { path: pack.to_string(), reason: e.to_string() })?;
             let base = as_path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
             return Self::parse(&text, base, pack.to_string());
         }
@@ -152,8 +149,7 @@ impl Pack {
     }
 
     pub fn parse(text: &str, base_dir: PathBuf, source: String) -> Result<Pack> {
-        let manifest: Manifest =
-            toml::from_str(text).map_err(|e| Error::Manifest { path: source.clone(), reason: e.to_string() })?;
+        let manifest: Manifest = toml::from_str(text).map_err(|e| Error::Manifest { path: source.clone(), reason: e.to_string() })?;
         let bad = |reason: &str| Error::Manifest { path: source.clone(), reason: reason.to_string() };
         let d = &manifest.detector;
         if d.input_size < 32 || d.input_size % 32 != 0 {

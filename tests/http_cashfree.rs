@@ -57,7 +57,17 @@ async fn success_responses_have_exactly_the_docs_fields() {
     let auth = [("x-client-id", f.id.as_str()), ("x-client-secret", f.secret.as_str())];
     let newton = read(&sample("newton.png"));
     let mirror = mirrored_jpeg(&newton);
-    let (s, v) = post(&f, &auth, &[Part::Text("verification_id", "test_verification_id"), Part::File("first_image", &newton), Part::File("second_image", &mirror), Part::Text("threshold", "0.75")]).await;
+    let (s, v) = post(
+        &f,
+        &auth,
+        &[
+            Part::Text("verification_id", "test_verification_id"),
+            Part::File("first_image", &newton),
+            Part::File("second_image", &mirror),
+            Part::Text("threshold", "0.75"),
+        ],
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(keys(&v), ["face_match_result", "face_match_score", "ref_id", "status", "verification_id"]);
     assert_eq!(v["status"], "SUCCESS");
@@ -67,20 +77,32 @@ async fn success_responses_have_exactly_the_docs_fields() {
     assert!(score >= 0.75 && score <= 1.0);
 
     let gauss = read(&sample("gauss.png"));
-    let (s, v) = post(&f, &auth, &[Part::Text("verification_id", "v.2-b_c"), Part::File("first_image", &newton), Part::File("second_image", &gauss)]).await;
+    let (s, v) = post(
+        &f,
+        &auth,
+        &[Part::Text("verification_id", "v.2-b_c"), Part::File("first_image", &newton), Part::File("second_image", &gauss)],
+    )
+    .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!((v["status"].as_str(), v["face_match_result"].as_str()), (Some("SUCCESS"), Some("NO")));
     assert!(v["face_match_score"].as_f64().unwrap() < 0.75);
 
     let solvay = read(&sample("solvay_conference_1927.jpg"));
-    let (s, v) = post(&f, &auth, &[Part::Text("verification_id", "v3"), Part::File("first_image", &solvay), Part::File("second_image", &newton)]).await;
+    let (s, v) =
+        post(&f, &auth, &[Part::Text("verification_id", "v3"), Part::File("first_image", &solvay), Part::File("second_image", &newton)])
+            .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["status"], "MULTIPLE_FACE_DETECTED");
     assert_eq!(v["face_match_result"], "NO");
     assert_eq!(v["face_match_score"].as_f64(), Some(0.0));
 
     // The same id again: 409.
-    let again = post(&f, &auth, &[Part::Text("verification_id", "test_verification_id"), Part::File("first_image", &newton), Part::File("second_image", &mirror)]).await;
+    let again = post(
+        &f,
+        &auth,
+        &[Part::Text("verification_id", "test_verification_id"), Part::File("first_image", &newton), Part::File("second_image", &mirror)],
+    )
+    .await;
     assert_error(again, StatusCode::CONFLICT, "validation_error", "verification_id_already_exists", "verification ID already exists");
 }
 
@@ -89,8 +111,16 @@ async fn every_documented_error() {
     let f = fixture();
     let auth = [("x-client-id", f.id.as_str()), ("x-client-secret", f.secret.as_str())];
     let newton = read(&sample("newton.png"));
-    let ok_parts = |vid: &'static str| vec![Part::Text("verification_id", vid), Part::File("first_image", &newton), Part::File("second_image", &newton)];
-    assert_error(post(&f, &[("x-client-secret", "x")], &ok_parts("a1")).await, StatusCode::BAD_REQUEST, "validation_error", "x-client-id_missing", "x-client-id is missing in the request.");
+    let ok_parts = |vid: &'static str| {
+        vec![Part::Text("verification_id", vid), Part::File("first_image", &newton), Part::File("second_image", &newton)]
+    };
+    assert_error(
+        post(&f, &[("x-client-secret", "x")], &ok_parts("a1")).await,
+        StatusCode::BAD_REQUEST,
+        "validation_error",
+        "x-client-id_missing",
+        "x-client-id is missing in the request.",
+    );
     assert_error(
         post(&f, &[("x-client-id", f.id.as_str()), ("x-client-secret", "wrong")], &ok_parts("a2")).await,
         StatusCode::UNAUTHORIZED,
@@ -114,14 +144,20 @@ async fn every_documented_error() {
     );
     let long = "x".repeat(51);
     assert_error(
-        post(&f, &auth, &[Part::Text("verification_id", &long), Part::File("first_image", &newton), Part::File("second_image", &newton)]).await,
+        post(&f, &auth, &[Part::Text("verification_id", &long), Part::File("first_image", &newton), Part::File("second_image", &newton)])
+            .await,
         StatusCode::BAD_REQUEST,
         "validation_error",
         "verification_id_length_exceeded",
         "verification_id can include a maximum of 50 characters.",
     );
     assert_error(
-        post(&f, &auth, &[Part::Text("verification_id", "bad id!"), Part::File("first_image", &newton), Part::File("second_image", &newton)]).await,
+        post(
+            &f,
+            &auth,
+            &[Part::Text("verification_id", "bad id!"), Part::File("first_image", &newton), Part::File("second_image", &newton)],
+        )
+        .await,
         StatusCode::BAD_REQUEST,
         "validation_error",
         "verification_id_value_invalid",
@@ -137,9 +173,24 @@ async fn every_documented_error() {
     );
     let mut big = vec![0xFFu8, 0xD8, 0xFF];
     big.resize(5 * 1024 * 1024 + 10, 0);
-    let (s, v) = post(&f, &auth, &[Part::Text("verification_id", "a6"), Part::File("first_image", &big), Part::File("second_image", &newton)]).await;
-    assert_eq!((s, v["code"].as_str(), v["type"].as_str()), (StatusCode::BAD_REQUEST, Some("file_size_exceeded"), Some("validation_error")), "{v}");
-    let (s, v) = post(&f, &auth, &[Part::Text("verification_id", "a7"), Part::File("first_image", &newton), Part::File("second_image", &newton), Part::Text("threshold", "1.5")]).await;
+    let (s, v) =
+        post(&f, &auth, &[Part::Text("verification_id", "a6"), Part::File("first_image", &big), Part::File("second_image", &newton)]).await;
+    assert_eq!(
+        (s, v["code"].as_str(), v["type"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("file_size_exceeded"), Some("validation_error")),
+        "{v}"
+    );
+    let (s, v) = post(
+        &f,
+        &auth,
+        &[
+            Part::Text("verification_id", "a7"),
+            Part::File("first_image", &newton),
+            Part::File("second_image", &newton),
+            Part::Text("threshold", "1.5"),
+        ],
+    )
+    .await;
     assert_eq!((s, v["code"].as_str()), (StatusCode::BAD_REQUEST, Some("threshold_value_invalid")));
     // A rejected request does not burn its id: the same id then succeeds.
     let (s, v) = post(&f, &auth, &ok_parts("a5")).await;
@@ -154,7 +205,12 @@ async fn verification_ids_stay_used_across_a_restart() {
     let (id, secret) = {
         let f = fixture_with(Arc::new(SqliteStore::open(&path).unwrap()));
         let auth = [("x-client-id", f.id.as_str()), ("x-client-secret", f.secret.as_str())];
-        let (s, _) = post(&f, &auth, &[Part::Text("verification_id", "persist-1"), Part::File("first_image", &newton), Part::File("second_image", &newton)]).await;
+        let (s, _) = post(
+            &f,
+            &auth,
+            &[Part::Text("verification_id", "persist-1"), Part::File("first_image", &newton), Part::File("second_image", &newton)],
+        )
+        .await;
         assert_eq!(s, StatusCode::OK);
         (f.id.clone(), f.secret.clone())
     };
@@ -162,7 +218,12 @@ async fn verification_ids_stay_used_across_a_restart() {
     let state = AppState::new(engine_arc(), Arc::new(SqliteStore::open(&path).unwrap()), ServerConfig::default());
     let f = Fixture { state, id, secret };
     let auth = [("x-client-id", f.id.as_str()), ("x-client-secret", f.secret.as_str())];
-    let again = post(&f, &auth, &[Part::Text("verification_id", "persist-1"), Part::File("first_image", &newton), Part::File("second_image", &newton)]).await;
+    let again = post(
+        &f,
+        &auth,
+        &[Part::Text("verification_id", "persist-1"), Part::File("first_image", &newton), Part::File("second_image", &newton)],
+    )
+    .await;
     assert_error(again, StatusCode::CONFLICT, "validation_error", "verification_id_already_exists", "verification ID already exists");
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -75,7 +75,17 @@ async fn v2_doc_request_gives_the_doc_response() {
     let bearer = [("authorization", format!("Bearer {}", f.token))];
     let newton = read(&sample("newton.png"));
     let mirror = mirrored_jpeg(&newton);
-    let (s, v) = post(&f, "/v2/face-match", &bearer, &[Part::File("user_image", &mirror), Part::File("ref_image", &newton), Part::Text("options", "{\"face_match_score_decline_threshold\": 40}")]).await;
+    let (s, v) = post(
+        &f,
+        "/v2/face-match",
+        &bearer,
+        &[
+            Part::File("user_image", &mirror),
+            Part::File("ref_image", &newton),
+            Part::Text("options", "{\"face_match_score_decline_threshold\": 40}"),
+        ],
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(keys(&v), ["created_at", "face_match", "request_id"]);
     assert_eq!(keys(&v["face_match"]), ["score", "source_image", "status", "target_image", "warnings"]);
@@ -96,20 +106,49 @@ async fn v2_doc_request_gives_the_doc_response() {
     assert_eq!(resp.status(), StatusCode::OK);
     let jpeg = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
     assert_eq!(image::load_from_memory(&jpeg).unwrap().width(), 112);
-    let resp = router(f.state.clone()).oneshot(Request::get("/didit/images/00000000000000000000000000000000.jpg").body(Body::empty()).unwrap()).await.unwrap();
+    let resp = router(f.state.clone())
+        .oneshot(Request::get("/didit/images/00000000000000000000000000000000.jpg").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
 
     // Different people, decline threshold 50 (= FMR 1e-3): Declined with LOW_FACE_MATCH_SIMILARITY.
     // (Didit's default 30 stands for FMR 1.6 %: newton vs gauss scores about 31 and would pass.)
-    let (_, v) = post(&f, "/v2/face-match/", &bearer, &[Part::File("user_image", &newton), Part::File("ref_image", &read(&sample("gauss.png"))), Part::Text("options", "{\"face_match_score_decline_threshold\": 50}")]).await;
+    let (_, v) = post(
+        &f,
+        "/v2/face-match/",
+        &bearer,
+        &[
+            Part::File("user_image", &newton),
+            Part::File("ref_image", &read(&sample("gauss.png"))),
+            Part::Text("options", "{\"face_match_score_decline_threshold\": 50}"),
+        ],
+    )
+    .await;
     assert_eq!(v["face_match"]["status"], "Declined", "{v}");
     assert!(v["face_match"]["score"].as_f64().unwrap() < 50.0);
     assert!(risks(&v).contains(&"LOW_FACE_MATCH_SIMILARITY".to_string()));
     // A review threshold above the score: In Review.
-    let (_, v) = post(&f, "/v2/face-match/", &bearer, &[Part::File("user_image", &mirror), Part::File("ref_image", &newton), Part::Text("options", "{\"face_match_score_decline_threshold\": 10, \"face_match_score_review_threshold\": 100}")]).await;
+    let (_, v) = post(
+        &f,
+        "/v2/face-match/",
+        &bearer,
+        &[
+            Part::File("user_image", &mirror),
+            Part::File("ref_image", &newton),
+            Part::Text("options", "{\"face_match_score_decline_threshold\": 10, \"face_match_score_review_threshold\": 100}"),
+        ],
+    )
+    .await;
     assert_eq!(v["face_match"]["status"], "In Review");
     // Several faces: the largest is used, with a warning.
-    let (s, v) = post(&f, "/v2/face-match/", &bearer, &[Part::File("user_image", &newton), Part::File("ref_image", &read(&sample("solvay_conference_1927.jpg")))]).await;
+    let (s, v) = post(
+        &f,
+        "/v2/face-match/",
+        &bearer,
+        &[Part::File("user_image", &newton), Part::File("ref_image", &read(&sample("solvay_conference_1927.jpg")))],
+    )
+    .await;
     assert_eq!(s, StatusCode::OK);
     assert!(risks(&v).contains(&"MULTIPLE_FACES_DETECTED".to_string()));
     // No face: 200, Declined, NO_REFERENCE_IMAGE, score null.
@@ -129,7 +168,19 @@ async fn v3_shape_and_rules() {
     let f = fx().await;
     let key = [("x-api-key", f.api_key.clone())];
     let newton = read(&sample("newton.png"));
-    let (s, v) = post(&f, "/v3/face-match/", &key, &[Part::File("user_image", &mirrored_jpeg(&newton)), Part::File("ref_image", &newton), Part::Text("face_match_score_decline_threshold", "30"), Part::Text("vendor_data", "user-42"), Part::Text("metadata", "{\"a\": 1}")]).await;
+    let (s, v) = post(
+        &f,
+        "/v3/face-match/",
+        &key,
+        &[
+            Part::File("user_image", &mirrored_jpeg(&newton)),
+            Part::File("ref_image", &newton),
+            Part::Text("face_match_score_decline_threshold", "30"),
+            Part::Text("vendor_data", "user-42"),
+            Part::Text("metadata", "{\"a\": 1}"),
+        ],
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(keys(&v["face_match"]), ["ref_image", "score", "status", "user_image", "warnings"]);
     assert_eq!(v["face_match"]["status"], "Approved");
@@ -144,12 +195,24 @@ async fn v3_shape_and_rules() {
         img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png).unwrap();
         out
     };
-    let (_, v) = post(&f, "/v3/face-match/", &key, &[Part::File("user_image", &newton), Part::File("ref_image", &white), Part::Text("save_api_request", "false")]).await;
+    let (_, v) = post(
+        &f,
+        "/v3/face-match/",
+        &key,
+        &[Part::File("user_image", &newton), Part::File("ref_image", &white), Part::Text("save_api_request", "false")],
+    )
+    .await;
     assert_eq!((&v["face_match"]["status"], &v["face_match"]["score"]), (&json!("Declined"), &json!(0)));
     let (s, v) = post(&f, "/v3/face-match/", &[], &[Part::File("user_image", &newton), Part::File("ref_image", &newton)]).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     assert!(v["detail"].is_string());
-    let (s, _) = post(&f, "/v3/face-match/", &[("x-api-key", "wrong".into())], &[Part::File("user_image", &newton), Part::File("ref_image", &newton)]).await;
+    let (s, _) = post(
+        &f,
+        "/v3/face-match/",
+        &[("x-api-key", "wrong".into())],
+        &[Part::File("user_image", &newton), Part::File("ref_image", &newton)],
+    )
+    .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
 }
 
@@ -160,7 +223,13 @@ async fn v2_errors() {
     let (s, v) = post(&f, "/v2/face-match/", &[], &[Part::File("user_image", &newton), Part::File("ref_image", &newton)]).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     assert_eq!(keys(&v), ["detail"]);
-    let (s, _) = post(&f, "/v2/face-match/", &[("authorization", "Bearer nope".into())], &[Part::File("user_image", &newton), Part::File("ref_image", &newton)]).await;
+    let (s, _) = post(
+        &f,
+        "/v2/face-match/",
+        &[("authorization", "Bearer nope".into())],
+        &[Part::File("user_image", &newton), Part::File("ref_image", &newton)],
+    )
+    .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     let bearer = [("authorization", format!("Bearer {}", f.token))];
     let gif = b"GIF89a\x01\x00\x01\x00\x00\x00\x00;".to_vec();
@@ -168,7 +237,17 @@ async fn v2_errors() {
     assert_eq!((s, v), (StatusCode::BAD_REQUEST, json!({"detail": "Invalid image format. Supported formats: JPEG, PNG, WebP."})));
     let (s, v) = post(&f, "/v2/face-match/", &bearer, &[Part::File("user_image", &newton)]).await;
     assert_eq!((s, v["detail"].as_str()), (StatusCode::BAD_REQUEST, Some("ref_image is required.")));
-    let (s, _) = post(&f, "/v2/face-match/", &bearer, &[Part::File("user_image", &newton), Part::File("ref_image", &newton), Part::Text("options", "{\"face_match_score_decline_threshold\": 140}")]).await;
+    let (s, _) = post(
+        &f,
+        "/v2/face-match/",
+        &bearer,
+        &[
+            Part::File("user_image", &newton),
+            Part::File("ref_image", &newton),
+            Part::Text("options", "{\"face_match_score_decline_threshold\": 140}"),
+        ],
+    )
+    .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     let (s, _) = token_call(&f.state, &format!("{}:wrong", f.id), "grant_type=client_credentials").await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);

@@ -15,7 +15,11 @@ use tower::ServiceExt;
 fn state() -> AppState {
     static ENGINE: std::sync::OnceLock<Arc<facematch::Engine>> = std::sync::OnceLock::new();
     let engine = ENGINE.get_or_init(|| Arc::new(engine("yunet-sface"))).clone();
-    AppState::new(engine, Arc::new(facematch::store::SqliteStore::in_memory().unwrap()), ServerConfig { max_body_bytes: 8 * 1024 * 1024, max_upload_bytes: 3 * 1024 * 1024, ..ServerConfig::default() })
+    AppState::new(
+        engine,
+        Arc::new(facematch::store::SqliteStore::in_memory().unwrap()),
+        ServerConfig { max_body_bytes: 8 * 1024 * 1024, max_upload_bytes: 3 * 1024 * 1024, ..ServerConfig::default() },
+    )
 }
 
 fn b64(bytes: &[u8]) -> String {
@@ -40,7 +44,9 @@ async fn call(path: &str, body: Value) -> (StatusCode, Value) {
 #[tokio::test]
 async fn compare_same_person_and_different_people() {
     let newton = read(&sample("newton.png"));
-    let (status, body) = call("/v1/compare", json!({"image_a": b64(&newton), "image_b": format!("data:image/jpeg;base64,{}", b64(&mirrored(&newton)))})).await;
+    let (status, body) =
+        call("/v1/compare", json!({"image_a": b64(&newton), "image_b": format!("data:image/jpeg;base64,{}", b64(&mirrored(&newton)))}))
+            .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body["similarity"].as_f64().unwrap() > 0.6);
     assert!(body["score"].as_f64().unwrap() >= 0.75 && body["match"] == json!(true));
@@ -91,10 +97,15 @@ async fn compare_errors_are_in_shape() {
 async fn multipart_detect_embed_and_health() {
     let boundary = "fmboundary";
     let solvay = read(&sample("solvay_conference_1927.jpg"));
-    let mut body = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"s.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n").into_bytes();
+    let mut body =
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"s.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n")
+            .into_bytes();
     body.extend_from_slice(&solvay);
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let req = Request::post("/v1/detect").header("content-type", format!("multipart/form-data; boundary={boundary}")).body(Body::from(body)).unwrap();
+    let req = Request::post("/v1/detect")
+        .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+        .body(Body::from(body))
+        .unwrap();
     let resp = router(state()).oneshot(req).await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     let v: Value = serde_json::from_slice(&axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap()).unwrap();
@@ -115,7 +126,9 @@ fn real_server_and_the_native_eval_client() {
     let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
     let addr = listener.local_addr().unwrap();
     let server = rt.spawn(facematch::server::serve(listener, state()));
-    let ep = facematch::eval::endpoint::Endpoint::new(facematch::eval::endpoint::Vendor::Native, &format!("http://{addr}"), Default::default()).unwrap();
+    let ep =
+        facematch::eval::endpoint::Endpoint::new(facematch::eval::endpoint::Vendor::Native, &format!("http://{addr}"), Default::default())
+            .unwrap();
     let newton = read(&sample("newton.png"));
     let same = ep.compare(&newton, &mirrored(&newton)).unwrap();
     assert_eq!(same.decision, Some(true));
@@ -124,13 +137,15 @@ fn real_server_and_the_native_eval_client() {
     assert!(same.score.unwrap() > different.score.unwrap());
     // Many clients at once: every request answered, correctly.
     let answers: Vec<bool> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..8).map(|i| {
-            let (ep, newton) = (&ep, &newton);
-            s.spawn(move || {
-                let other = if i % 2 == 0 { mirrored(newton) } else { read(&sample("gauss.png")) };
-                ep.compare(newton, &other).map(|a| a.decision == Some(i % 2 == 0)).unwrap_or(false)
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let (ep, newton) = (&ep, &newton);
+                s.spawn(move || {
+                    let other = if i % 2 == 0 { mirrored(newton) } else { read(&sample("gauss.png")) };
+                    ep.compare(newton, &other).map(|a| a.decision == Some(i % 2 == 0)).unwrap_or(false)
+                })
             })
-        }).collect();
+            .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     assert!(answers.iter().all(|&ok| ok), "{answers:?}");
@@ -176,9 +191,13 @@ async fn overload_is_answered_in_shape() {
             } else {
                 let b = "xx";
                 let mut m = Vec::new();
-                m.extend_from_slice(format!("--{b}\r\nContent-Disposition: form-data; name=\"verification_id\"\r\n\r\nload-{i}\r\n").as_bytes());
+                m.extend_from_slice(
+                    format!("--{b}\r\nContent-Disposition: form-data; name=\"verification_id\"\r\n\r\nload-{i}\r\n").as_bytes(),
+                );
                 for name in ["first_image", "second_image"] {
-                    m.extend_from_slice(format!("--{b}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"a.png\"\r\n\r\n").as_bytes());
+                    m.extend_from_slice(
+                        format!("--{b}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"a.png\"\r\n\r\n").as_bytes(),
+                    );
                     m.extend_from_slice(&newton);
                     m.extend_from_slice(b"\r\n");
                 }
@@ -198,7 +217,8 @@ async fn overload_is_answered_in_shape() {
     }
     let mut busy = 0;
     for t in tasks {
-        let (i, status, v) = tokio::time::timeout(std::time::Duration::from_secs(120), t).await.expect("a request was left hanging").unwrap();
+        let (i, status, v) =
+            tokio::time::timeout(std::time::Duration::from_secs(120), t).await.expect("a request was left hanging").unwrap();
         match (i % 2, status) {
             (0, StatusCode::OK) => assert_eq!(v["match"], json!(true)),
             (0, StatusCode::SERVICE_UNAVAILABLE) => {

@@ -33,7 +33,14 @@ async fn send(state: &AppState, req: Request<Body>) -> (StatusCode, Value) {
 }
 
 async fn token(state: &AppState, form: &str) -> (StatusCode, Value) {
-    send(state, Request::post("/api/o/token/").header("content-type", "application/x-www-form-urlencoded").body(Body::from(form.to_string())).unwrap()).await
+    send(
+        state,
+        Request::post("/api/o/token/")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(form.to_string()))
+            .unwrap(),
+    )
+    .await
 }
 
 async fn face_match(state: &AppState, path: &str, bearer: Option<&str>, body: Value) -> (StatusCode, Value) {
@@ -66,7 +73,13 @@ async fn token_then_match_in_both_layouts_and_paths() {
     };
     let gauss = read(&sample("gauss.png"));
     // Top level, as the doc's Python example sends it, to the example's URL.
-    let (s, v) = face_match(&state, "/api/v1/face/match", Some(&access), json!({"first_img": b64(&newton), "second_img": b64(&mirror), "bundle_key": bundle, "lang": "en"})).await;
+    let (s, v) = face_match(
+        &state,
+        "/api/v1/face/match",
+        Some(&access),
+        json!({"first_img": b64(&newton), "second_img": b64(&mirror), "bundle_key": bundle, "lang": "en"}),
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(keys(&v), ["result", "transaction_id", "trials_remaining"]);
     assert_eq!(keys(&v["result"]), ["confidence", "is_similar"]);
@@ -74,7 +87,13 @@ async fn token_then_match_in_both_layouts_and_paths() {
     assert!(v["result"]["confidence"].as_f64().unwrap() >= 0.75);
     assert!(v["transaction_id"].is_string() && v["trials_remaining"].is_i64());
     // Nested under `data`, as the doc's table shows it, to the v1.1 URL (with its slash).
-    let (s, v2) = face_match(&state, "/api/v1.1/face/match/", Some(&access), json!({"data": {"first_img": b64(&newton), "second_img": b64(&gauss), "bundle_key": bundle}})).await;
+    let (s, v2) = face_match(
+        &state,
+        "/api/v1.1/face/match/",
+        Some(&access),
+        json!({"data": {"first_img": b64(&newton), "second_img": b64(&gauss), "bundle_key": bundle}}),
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{v2}");
     assert_eq!(v2["result"]["is_similar"], false);
     assert_ne!(v["transaction_id"], v2["transaction_id"]);
@@ -95,19 +114,32 @@ async fn documented_errors() {
     assert_eq!((s, v), (StatusCode::UNAUTHORIZED, json!({"error": "invalid_client"})));
     let (s, _) = token(&state, "grant_type=authorization_code").await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
-    let (_, t) = token(&state, &format!("grant_type=password&client_id={}&client_secret={}&username=u&password=p", c.client_id, c.secret)).await;
+    let (_, t) =
+        token(&state, &format!("grant_type=password&client_id={}&client_secret={}&username=u&password=p", c.client_id, c.secret)).await;
     let access = t["access_token"].as_str().unwrap().to_string();
     let newton = b64(&read(&sample("newton.png")));
     let ok = |bundle: &str| json!({"first_img": newton, "second_img": newton, "bundle_key": bundle});
     let p = "/api/v1.1/face/match/";
     assert_eq!(
         face_match(&state, p, Some(&access), json!({"first_img": newton, "second_img": newton})).await,
-        (StatusCode::BAD_REQUEST, json!({"message": "Bad Request – invalid request received (e.g. missing Bundle key, required parameters or invalid json) | Make sure all the required parameters are included"}))
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"message": "Bad Request – invalid request received (e.g. missing Bundle key, required parameters or invalid json) | Make sure all the required parameters are included"})
+        )
     );
-    assert_eq!(face_match(&state, p, Some(&access), ok("not-a-bundle")).await, (StatusCode::UNAUTHORIZED, json!({"message": "Unauthorized – your Bundle key is invalid"})));
-    assert_eq!(face_match(&state, p, None, ok(&bundle)).await, (StatusCode::FORBIDDEN, json!({"message": "Forbidden – specified access_token could not be found"})));
+    assert_eq!(
+        face_match(&state, p, Some(&access), ok("not-a-bundle")).await,
+        (StatusCode::UNAUTHORIZED, json!({"message": "Unauthorized – your Bundle key is invalid"}))
+    );
+    assert_eq!(
+        face_match(&state, p, None, ok(&bundle)).await,
+        (StatusCode::FORBIDDEN, json!({"message": "Forbidden – specified access_token could not be found"}))
+    );
     assert_eq!(face_match(&state, p, Some("bogus"), ok(&bundle)).await.0, StatusCode::FORBIDDEN);
-    assert_eq!(face_match(&state, "/api/v2/face/match", Some(&access), ok(&bundle)).await, (StatusCode::NOT_FOUND, json!({"message": "Not Found"})));
+    assert_eq!(
+        face_match(&state, "/api/v2/face/match", Some(&access), ok(&bundle)).await,
+        (StatusCode::NOT_FOUND, json!({"message": "Not Found"}))
+    );
     assert_eq!(
         face_match(&state, p, Some(&access), json!({"first_img": newton, "second_img": "*** not base64 ***", "bundle_key": bundle})).await,
         (StatusCode::UNSUPPORTED_MEDIA_TYPE, json!({"message": "Unsupported Media Type"}))
@@ -143,7 +175,9 @@ async fn issued_tokens_survive_a_restart() {
     };
     let state = state_with(Arc::new(SqliteStore::open(&path).unwrap()));
     let newton = b64(&read(&sample("newton.png")));
-    let (s, v) = face_match(&state, "/api/v1/face/match/", Some(&access), json!({"first_img": newton, "second_img": newton, "bundle_key": bundle})).await;
+    let (s, v) =
+        face_match(&state, "/api/v1/face/match/", Some(&access), json!({"first_img": newton, "second_img": newton, "bundle_key": bundle}))
+            .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     std::fs::remove_dir_all(&dir).ok();
 }

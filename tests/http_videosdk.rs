@@ -37,7 +37,12 @@ fn fx() -> Fx {
 }
 
 fn jwt(apikey: &str, secret: &str, exp: i64) -> String {
-    encode(&Header::default(), &json!({"apikey": apikey, "permissions": ["allow_join"], "iat": now(), "exp": exp}), &EncodingKey::from_secret(secret.as_bytes())).unwrap()
+    encode(
+        &Header::default(),
+        &json!({"apikey": apikey, "permissions": ["allow_join"], "iat": now(), "exp": exp}),
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
 }
 
 fn data_uri(bytes: &[u8]) -> String {

@@ -67,10 +67,11 @@ pub struct Detector {
 
 impl Detector {
     pub fn new(session: Session, spec: DetectorSpec) -> Result<Detector> {
-        let input_name = session.inputs().first().map(|i| i.name().to_string()).ok_or_else(|| Error::ModelOutput {
-            model: spec.model.file.clone(),
-            reason: "the detector has no input".into(),
-        })?;
+        let input_name = session
+            .inputs()
+            .first()
+            .map(|i| i.name().to_string())
+            .ok_or_else(|| Error::ModelOutput { model: spec.model.file.clone(), reason: "the detector has no input".into() })?;
         let output_names: Vec<String> = session.outputs().iter().map(|o| o.name().to_string()).collect();
         if output_names.len() < 9 {
             return Err(Error::ModelOutput {

@@ -7,7 +7,11 @@ fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
     let inter = ix * iy;
     let area = |r: &[f32; 4]| (r[2] - r[0]).max(0.0) * (r[3] - r[1]).max(0.0);
     let union = area(a) + area(b) - inter;
-    if union <= 0.0 { 0.0 } else { inter / union }
+    if union <= 0.0 {
+        0.0
+    } else {
+        inter / union
+    }
 }
 
 /// Keeps the highest-scoring box of each overlapping group (IoU > `iou_threshold`), considering at

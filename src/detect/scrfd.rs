@@ -46,11 +46,7 @@ pub fn decode_stride(scores: &[f32], bbox: &[f32], kps: &[f32], cols: usize, str
         for (j, p) in landmarks.iter_mut().enumerate() {
             *p = [cx + k[2 * j] * stride, cy + k[2 * j + 1] * stride];
         }
-        out.push(Face {
-            bbox: [cx - d[0] * stride, cy - d[1] * stride, cx + d[2] * stride, cy + d[3] * stride],
-            score,
-            landmarks,
-        });
+        out.push(Face { bbox: [cx - d[0] * stride, cy - d[1] * stride, cx + d[2] * stride, cy + d[3] * stride], score, landmarks });
     }
 }
 

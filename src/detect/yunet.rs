@@ -6,10 +6,10 @@ use crate::error::{Error, Result};
 pub const STRIDES: [u32; 3] = [8, 16, 32];
 
 fn find<'a>(names: &[String], tensors: &[&'a [f32]], name: &str, len: usize, model: &str) -> Result<&'a [f32]> {
-    let i = names.iter().position(|n| n == name).ok_or_else(|| Error::ModelOutput {
-        model: model.to_string(),
-        reason: format!("YuNet output `{name}` is missing"),
-    })?;
+    let i = names
+        .iter()
+        .position(|n| n == name)
+        .ok_or_else(|| Error::ModelOutput { model: model.to_string(), reason: format!("YuNet output `{name}` is missing") })?;
     let t = tensors[i];
     if t.len() != len {
         return Err(Error::ModelOutput {
@@ -36,16 +36,7 @@ pub fn decode(names: &[String], tensors: &[&[f32]], input_size: u32, floor: f32,
 }
 
 #[allow(clippy::too_many_arguments)]
-pub fn decode_stride(
-    cls: &[f32],
-    obj: &[f32],
-    bbox: &[f32],
-    kps: &[f32],
-    cols: usize,
-    stride: f32,
-    floor: f32,
-    out: &mut Vec<Face>,
-) {
+pub fn decode_stride(cls: &[f32], obj: &[f32], bbox: &[f32], kps: &[f32], cols: usize, stride: f32, floor: f32, out: &mut Vec<Face>) {
     for idx in 0..cols * cols {
         let score = (cls[idx].clamp(0.0, 1.0) * obj[idx].clamp(0.0, 1.0)).sqrt();
         if score < floor {

@@ -110,9 +110,10 @@ impl Endpoint {
     }
 
     fn cred(&self, key: &str) -> Result<&str, EndpointError> {
-        self.creds.get(key).map(String::as_str).ok_or_else(|| {
-            EndpointError::Config(format!("{:?} needs --credentials {key}=...", self.vendor))
-        })
+        self.creds
+            .get(key)
+            .map(String::as_str)
+            .ok_or_else(|| EndpointError::Config(format!("{:?} needs --credentials {key}=...", self.vendor)))
     }
 
     /// Sends one pair (A = reference / document photo, B = selfie) and reads the answer.
@@ -166,7 +167,8 @@ impl Endpoint {
         let resp = req.send().map_err(|e| EndpointError::Http(e.to_string()))?;
         let status = resp.status().as_u16();
         let text = resp.text().map_err(|e| EndpointError::Http(e.to_string()))?;
-        let body: Value = serde_json::from_str(&text).map_err(|_| EndpointError::Status { status, body: text.chars().take(300).collect() })?;
+        let body: Value =
+            serde_json::from_str(&text).map_err(|_| EndpointError::Status { status, body: text.chars().take(300).collect() })?;
         if !(200..300).contains(&status) {
             return Err(EndpointError::Status { status, body: body.to_string().chars().take(300).collect() });
         }
@@ -183,15 +185,26 @@ pub fn parse(vendor: Vendor, body: &Value) -> Result<VendorAnswer, EndpointError
     Ok(match vendor {
         Vendor::Valify => {
             let r = &body["result"];
-            VendorAnswer { score: num(&r["confidence"]), decision: Some(boolean(&r["is_similar"]).ok_or_else(|| missing("result.is_similar"))?), note: String::new() }
+            VendorAnswer {
+                score: num(&r["confidence"]),
+                decision: Some(boolean(&r["is_similar"]).ok_or_else(|| missing("result.is_similar"))?),
+                note: String::new(),
+            }
         }
         Vendor::Didit | Vendor::DiditV3 => {
             let fm = &body["face_match"];
             let status = fm["status"].as_str().ok_or_else(|| missing("face_match.status"))?;
-            let note = fm["warnings"].as_array().map(|w| w.iter().filter_map(|x| x["risk"].as_str()).collect::<Vec<_>>().join(" ")).unwrap_or_default();
+            let note = fm["warnings"]
+                .as_array()
+                .map(|w| w.iter().filter_map(|x| x["risk"].as_str()).collect::<Vec<_>>().join(" "))
+                .unwrap_or_default();
             VendorAnswer { score: num(&fm["score"]).map(|s| s / 100.0), decision: Some(status == "Approved"), note }
         }
-        Vendor::Videosdk => VendorAnswer { score: None, decision: Some(body["verified"].as_bool().ok_or_else(|| missing("verified"))?), note: String::new() },
+        Vendor::Videosdk => VendorAnswer {
+            score: None,
+            decision: Some(body["verified"].as_bool().ok_or_else(|| missing("verified"))?),
+            note: String::new(),
+        },
         Vendor::Cashfree => {
             let result = body["face_match_result"].as_str().ok_or_else(|| missing("face_match_result"))?;
             let status = body["status"].as_str().unwrap_or_default();

@@ -17,7 +17,11 @@ pub fn best_threshold(scores: &[(f32, bool)]) -> (f64, f32) {
     while i < n {
         let v = s[i].0;
         while i < n && s[i].0 == v {
-            if s[i].1 { correct -= 1 } else { correct += 1 }
+            if s[i].1 {
+                correct -= 1
+            } else {
+                correct += 1
+            }
             i += 1;
         }
         if correct > best {
@@ -105,7 +109,13 @@ fn next_up(v: f32) -> f32 {
         return v;
     }
     let bits = v.to_bits();
-    let next = if v == 0.0 { 1 } else if v > 0.0 { bits + 1 } else { bits - 1 };
+    let next = if v == 0.0 {
+        1
+    } else if v > 0.0 {
+        bits + 1
+    } else {
+        bits - 1
+    };
     f32::from_bits(next)
 }
 

@@ -155,8 +155,7 @@ pub fn report(pairs: &[Pair], scores: &[f32], images: &[ImageResult], calibratio
     let genuine: Vec<f32> = labelled.iter().filter(|x| x.1).map(|x| x.0).collect();
     let impostor: Vec<f32> = labelled.iter().filter(|x| !x.1).map(|x| x.0).collect();
     let (accuracy, best_threshold) = metrics::best_threshold(&labelled);
-    let folded: Option<Vec<(f32, bool, usize)>> =
-        pairs.iter().zip(scores).map(|(p, &s)| p.fold.map(|f| (s, p.same, f))).collect();
+    let folded: Option<Vec<(f32, bool, usize)>> = pairs.iter().zip(scores).map(|(p, &s)| p.fold.map(|f| (s, p.same, f))).collect();
     let kfold = folded.as_deref().and_then(metrics::kfold_accuracy);
     let detail: Vec<TarAtFmr> = REPORT_FMRS.iter().map(|&f| metrics::tar_at_fmr(&genuine, &impostor, f)).collect();
     let share = |v: &[f32], t: f32| if v.is_empty() { 0.0 } else { v.iter().filter(|&&x| x >= t).count() as f64 / v.len() as f64 };
@@ -166,7 +165,13 @@ pub fn report(pairs: &[Pair], scores: &[f32], images: &[ImageResult], calibratio
                 .iter()
                 .map(|&s| {
                     let cosine = c.cosine_for_score(s);
-                    CalibratedRow { score: s, cosine, fmr_calibrated: c.fmr(cosine).0, fmr_measured: share(&impostor, cosine), tar: share(&genuine, cosine) }
+                    CalibratedRow {
+                        score: s,
+                        cosine,
+                        fmr_calibrated: c.fmr(cosine).0,
+                        fmr_measured: share(&impostor, cosine),
+                        tar: share(&genuine, cosine),
+                    }
                 })
                 .collect()
         })

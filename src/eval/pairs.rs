@@ -14,7 +14,11 @@ pub struct Pair {
 #[derive(Debug, thiserror::Error)]
 pub enum PairsError {
     #[error("cannot read {path}: {source}")]
-    Read { path: String, #[source] source: std::io::Error },
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("{path} line {line}: {reason}")]
     Parse { path: String, line: usize, reason: String },
 }
@@ -25,7 +29,11 @@ pub fn load(path: &Path, root: Option<&Path>) -> Result<Vec<Pair>, PairsError> {
     let text = std::fs::read_to_string(path).map_err(|source| PairsError::Read { path: path.display().to_string(), source })?;
     let root = root.map(Path::to_path_buf).unwrap_or_else(|| path.parent().map(Path::to_path_buf).unwrap_or_default());
     let is_csv = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"));
-    if is_csv { parse_csv(&text, &root, path) } else { parse_lfw(&text, &root, path) }
+    if is_csv {
+        parse_csv(&text, &root, path)
+    } else {
+        parse_lfw(&text, &root, path)
+    }
 }
 
 fn lfw_image(root: &Path, name: &str, idx: &str) -> Option<PathBuf> {

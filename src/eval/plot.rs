@@ -6,11 +6,8 @@ use plotters::prelude::*;
 
 use crate::error::{Error, Result};
 
-const FONT_PATHS: [&str; 3] = [
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/TTF/DejaVuSans.ttf",
-];
+const FONT_PATHS: [&str; 3] =
+    ["/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/dejavu/DejaVuSans.ttf", "/usr/share/fonts/TTF/DejaVuSans.ttf"];
 
 /// plotters draws text with a registered TrueType font; without one the plot has no labels.
 fn register_font() -> bool {

@@ -38,7 +38,8 @@ pub fn run(endpoint: &Endpoint, pairs: &[Pair], progress: &dyn Fn(usize)) -> Vec
         .map(|(i, p)| {
             progress(i + 1);
             let read = |path: &Path| std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()));
-            let answer = read(&p.a).and_then(|a| read(&p.b).map(|b| (a, b))).and_then(|(a, b)| endpoint.compare(&a, &b).map_err(|e| e.to_string()));
+            let answer =
+                read(&p.a).and_then(|a| read(&p.b).map(|b| (a, b))).and_then(|(a, b)| endpoint.compare(&a, &b).map_err(|e| e.to_string()));
             match answer {
                 Ok(a) => Row { vendor_score: a.score, vendor_match: a.decision, note: a.note, error: None },
                 Err(e) => Row { vendor_score: None, vendor_match: None, note: String::new(), error: Some(e) },
@@ -74,7 +75,14 @@ pub fn summarize(vendor: &str, pairs: &[Pair], rows: &[Row], local_score: &[f32]
     }
 }
 
-pub fn write_csv(path: &Path, pairs: &[Pair], rows: &[Row], local_cosine: &[f32], local_score: &[f32], local_match: &[bool]) -> std::io::Result<()> {
+pub fn write_csv(
+    path: &Path,
+    pairs: &[Pair],
+    rows: &[Row],
+    local_cosine: &[f32],
+    local_score: &[f32],
+    local_match: &[bool],
+) -> std::io::Result<()> {
     let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
     writeln!(f, "image_a,image_b,same,local_cosine,local_score,local_match,vendor_score,vendor_match,vendor_note,error")?;
     let clean = |s: &str| s.replace([',', '\n', '\r'], " ");

@@ -45,9 +45,12 @@ impl From<ApiError> for CashfreeError {
                 message: "Too many requests for this operation, rate limit reached".into(),
             },
             StatusCode::PAYLOAD_TOO_LARGE => validation("file_size_exceeded", e.message),
-            StatusCode::INTERNAL_SERVER_ERROR => {
-                CashfreeError { status: StatusCode::INTERNAL_SERVER_ERROR, kind: "internal_error", code: "verification_failed", message: "something went wrong".into() }
-            }
+            StatusCode::INTERNAL_SERVER_ERROR => CashfreeError {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                kind: "internal_error",
+                code: "verification_failed",
+                message: "something went wrong".into(),
+            },
             _ => validation("file_format_invalid", "please upload the file of valid format(jpeg/jpg/png)"),
         }
     }
@@ -55,7 +58,12 @@ impl From<ApiError> for CashfreeError {
 
 fn internal(e: StoreError) -> CashfreeError {
     tracing::error!(error = %e, "cashfree: state store");
-    CashfreeError { status: StatusCode::INTERNAL_SERVER_ERROR, kind: "internal_error", code: "verification_failed", message: "something went wrong".into() }
+    CashfreeError {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        kind: "internal_error",
+        code: "verification_failed",
+        message: "something went wrong".into(),
+    }
 }
 
 fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -68,8 +76,10 @@ fn is_jpeg_or_png(b: &[u8]) -> bool {
 
 pub async fn face_match(State(state): State<AppState>, req: Request) -> Result<Json<serde_json::Value>, CashfreeError> {
     let headers = req.headers().clone();
-    let client_id = header(&headers, "x-client-id").ok_or_else(|| validation("x-client-id_missing", "x-client-id is missing in the request."))?;
-    let secret = header(&headers, "x-client-secret").ok_or_else(|| validation("x-client-secret_missing", "x-client-secret is missing in the request."))?;
+    let client_id =
+        header(&headers, "x-client-id").ok_or_else(|| validation("x-client-id_missing", "x-client-id is missing in the request."))?;
+    let secret = header(&headers, "x-client-secret")
+        .ok_or_else(|| validation("x-client-secret_missing", "x-client-secret is missing in the request."))?;
     let (store, id, sec) = (state.store.clone(), client_id.to_string(), secret.to_string());
     let ok = tokio::task::spawn_blocking(move || store.check_client("cashfree", &id, &sec))
         .await
@@ -85,7 +95,8 @@ pub async fn face_match(State(state): State<AppState>, req: Request) -> Result<J
     }
 
     let max = state.config.max_upload_bytes;
-    let mut mp = Multipart::from_request(req, &()).await.map_err(|_| validation("first_image_missing", "First image is missing in the request"))?;
+    let mut mp =
+        Multipart::from_request(req, &()).await.map_err(|_| validation("first_image_missing", "First image is missing in the request"))?;
     let (mut verification_id, mut first, mut second, mut threshold) = (None, None, None, None);
     loop {
         let field = match mp.next_field().await {
@@ -97,7 +108,10 @@ pub async fn face_match(State(state): State<AppState>, req: Request) -> Result<J
             Err(_) => return Err(validation("file_format_invalid", "please upload the file of valid format(jpeg/jpg/png)")),
         };
         let name = field.name().unwrap_or_default().to_string();
-        let bytes = field.bytes().await.map_err(|_| validation("file_size_exceeded", format!("File size exceeded {}MB limit", max / (1024 * 1024))))?;
+        let bytes = field
+            .bytes()
+            .await
+            .map_err(|_| validation("file_size_exceeded", format!("File size exceeded {}MB limit", max / (1024 * 1024))))?;
         match name.as_str() {
             "first_image" | "second_image" => {
                 if bytes.len() > max {
@@ -107,23 +121,36 @@ pub async fn face_match(State(state): State<AppState>, req: Request) -> Result<J
                     return Err(validation("file_format_invalid", "please upload the file of valid format(jpeg/jpg/png)"));
                 }
                 if !bytes.is_empty() {
-                    if name == "first_image" { first = Some(bytes.to_vec()) } else { second = Some(bytes.to_vec()) }
+                    if name == "first_image" {
+                        first = Some(bytes.to_vec())
+                    } else {
+                        second = Some(bytes.to_vec())
+                    }
                 }
             }
             "verification_id" | "threshold" => {
                 if bytes.len() > 256 {
                     if name == "verification_id" {
-                        return Err(validation("verification_id_length_exceeded", "verification_id can include a maximum of 50 characters."));
+                        return Err(validation(
+                            "verification_id_length_exceeded",
+                            "verification_id can include a maximum of 50 characters.",
+                        ));
                     }
                     return Err(validation("threshold_value_invalid", "threshold must be a number between 0 and 1"));
                 }
                 let text = String::from_utf8_lossy(&bytes).trim().to_string();
-                if name == "verification_id" { verification_id = Some(text) } else { threshold = Some(text) }
+                if name == "verification_id" {
+                    verification_id = Some(text)
+                } else {
+                    threshold = Some(text)
+                }
             }
             _ => {} // unknown fields are ignored, as the vendor does
         }
     }
-    let verification_id = verification_id.filter(|v| !v.is_empty()).ok_or_else(|| validation("verification_id_missing", "verification_id is missing in the request"))?;
+    let verification_id = verification_id
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| validation("verification_id_missing", "verification_id is missing in the request"))?;
     if verification_id.chars().count() > 50 {
         return Err(validation("verification_id_length_exceeded", "verification_id can include a maximum of 50 characters."));
     }
@@ -146,14 +173,28 @@ pub async fn face_match(State(state): State<AppState>, req: Request) -> Result<J
     let ref_id = match tokio::task::spawn_blocking(move || store.reserve_cashfree_id(&vid, &cid)).await {
         Ok(Ok(r)) => r,
         Ok(Err(StoreError::Conflict)) => {
-            return Err(CashfreeError { status: StatusCode::CONFLICT, kind: "validation_error", code: "verification_id_already_exists", message: "verification ID already exists".into() })
+            return Err(CashfreeError {
+                status: StatusCode::CONFLICT,
+                kind: "validation_error",
+                code: "verification_id_already_exists",
+                message: "verification ID already exists".into(),
+            })
         }
         Ok(Err(e)) => return Err(internal(e)),
         Err(_) => return Err(internal(StoreError::Db("task failed".into()))),
     };
     let outcome = run_match(&state, first, second, threshold).await;
     let store = state.store.clone();
-    let (vid, record) = (verification_id.clone(), outcome.as_ref().ok().map(|(s, r, sc)| CashfreeRecord { verification_id: verification_id.clone(), ref_id, status: s.to_string(), result: r.to_string(), score: *sc }));
+    let (vid, record) = (
+        verification_id.clone(),
+        outcome.as_ref().ok().map(|(s, r, sc)| CashfreeRecord {
+            verification_id: verification_id.clone(),
+            ref_id,
+            status: s.to_string(),
+            result: r.to_string(),
+            score: *sc,
+        }),
+    );
     let saved = tokio::task::spawn_blocking(move || match record {
         Some(r) => store.complete_cashfree(&r),
         None => store.release_cashfree_id(&vid),
@@ -173,14 +214,24 @@ pub async fn face_match(State(state): State<AppState>, req: Request) -> Result<J
 }
 
 /// (status, face_match_result, face_match_score) for the pair, or a Cashfree error.
-async fn run_match(state: &AppState, first: Vec<u8>, second: Vec<u8>, threshold: f64) -> Result<(&'static str, &'static str, f64), CashfreeError> {
+async fn run_match(
+    state: &AppState,
+    first: Vec<u8>,
+    second: Vec<u8>,
+    threshold: f64,
+) -> Result<(&'static str, &'static str, f64), CashfreeError> {
     let engine = &state.engine;
     let (a, b) = super::analyse_pair(engine, first, second).await;
     let a = a.map_err(|e| CashfreeError::from(ApiError::for_image(&e, "first_image")))?;
     let b = b.map_err(|e| CashfreeError::from(ApiError::for_image(&e, "second_image")))?;
     for (r, name) in [(&a, "first_image"), (&b, "second_image")] {
         if r.embedding.is_none() {
-            return Err(CashfreeError { status: StatusCode::UNPROCESSABLE_ENTITY, kind: "validation_error", code: "face_not_detected", message: format!("No face detected in {name}") });
+            return Err(CashfreeError {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                kind: "validation_error",
+                code: "face_not_detected",
+                message: format!("No face detected in {name}"),
+            });
         }
     }
     // As the doc's example: several faces → MULTIPLE_FACE_DETECTED, NO, score 0.

@@ -42,13 +42,22 @@ fn store_failed(e: StoreError) -> DiditError {
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, StoreError> + Send + 'static) -> Result<T, DiditError> {
-    tokio::task::spawn_blocking(f).await.map_err(|_| detail(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error."))?.map_err(store_failed)
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| detail(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error."))?
+        .map_err(store_failed)
 }
 
 /// `POST /auth/v2/token/`: `Authorization: Basic base64(client_id:client_secret)`, form
 /// `grant_type=client_credentials` → `{"access_token", "token_type", "expires_in"}` (24 h).
 pub async fn token(State(state): State<AppState>, req: Request) -> Response {
-    let basic = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Basic ")).map(str::trim).map(str::to_string);
+    let basic = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .map(str::trim)
+        .map(str::to_string);
     let axum::Form(form): axum::Form<HashMap<String, String>> = match axum::Form::from_request(req, &()).await {
         Ok(f) => f,
         Err(_) => return detail(StatusCode::BAD_REQUEST, "grant_type must be client_credentials.").into_response(),
@@ -87,10 +96,14 @@ enum Version {
 
 async fn authorize(state: &AppState, headers: &HeaderMap, v: Version) -> Result<(), DiditError> {
     let (kind, value) = match v {
-        Version::V2 => ("access", headers.get(header::AUTHORIZATION).and_then(|h| h.to_str().ok()).and_then(|h| h.strip_prefix("Bearer ")).map(str::trim)),
+        Version::V2 => (
+            "access",
+            headers.get(header::AUTHORIZATION).and_then(|h| h.to_str().ok()).and_then(|h| h.strip_prefix("Bearer ")).map(str::trim),
+        ),
         Version::V3 => ("api_key", headers.get("x-api-key").and_then(|h| h.to_str().ok()).map(str::trim)),
     };
-    let value = value.filter(|s| !s.is_empty()).ok_or_else(|| detail(StatusCode::FORBIDDEN, "Authentication credentials were not provided."))?;
+    let value =
+        value.filter(|s| !s.is_empty()).ok_or_else(|| detail(StatusCode::FORBIDDEN, "Authentication credentials were not provided."))?;
     if value.len() > 512 {
         return Err(detail(StatusCode::UNAUTHORIZED, "Invalid or expired credentials."));
     }
@@ -118,7 +131,9 @@ struct Form {
 async fn read_form(state: &AppState, req: Request, v: Version) -> Result<Form, DiditError> {
     let max = state.config.max_upload_bytes;
     let too_large = || detail(StatusCode::BAD_REQUEST, format!("Image file too large. Maximum size is {}MB.", max / (1024 * 1024)));
-    let mut mp = Multipart::from_request(req, &()).await.map_err(|_| detail(StatusCode::BAD_REQUEST, "user_image and ref_image are required (multipart/form-data)."))?;
+    let mut mp = Multipart::from_request(req, &())
+        .await
+        .map_err(|_| detail(StatusCode::BAD_REQUEST, "user_image and ref_image are required (multipart/form-data)."))?;
     let (mut user, mut reference, mut text) = (None, None, HashMap::new());
     loop {
         let field = match mp.next_field().await {
@@ -135,9 +150,16 @@ async fn read_form(state: &AppState, req: Request, v: Version) -> Result<Form, D
                     return Err(too_large());
                 }
                 if !allowed_format(&bytes, v) {
-                    return Err(detail(StatusCode::BAD_REQUEST, if v == Version::V3 { "Invalid image format. Supported formats: TIFF, JPEG, PNG, WebP." } else { FORMATS }));
+                    return Err(detail(
+                        StatusCode::BAD_REQUEST,
+                        if v == Version::V3 { "Invalid image format. Supported formats: TIFF, JPEG, PNG, WebP." } else { FORMATS },
+                    ));
                 }
-                if name == "user_image" { user = Some(bytes.to_vec()) } else { reference = Some(bytes.to_vec()) }
+                if name == "user_image" {
+                    user = Some(bytes.to_vec())
+                } else {
+                    reference = Some(bytes.to_vec())
+                }
             }
             _ => {
                 if bytes.len() > 4096 {
@@ -155,8 +177,18 @@ async fn read_form(state: &AppState, req: Request, v: Version) -> Result<Form, D
 fn threshold_in(v: &Value, name: &str) -> Result<Option<f64>, DiditError> {
     match v {
         Value::Null => Ok(None),
-        Value::Number(n) => n.as_f64().filter(|x| (0.0..=100.0).contains(x)).map(Some).ok_or_else(|| detail(StatusCode::BAD_REQUEST, format!("{name} must be between 0 and 100."))),
-        Value::String(s) => s.trim().parse::<f64>().ok().filter(|x| (0.0..=100.0).contains(x)).map(Some).ok_or_else(|| detail(StatusCode::BAD_REQUEST, format!("{name} must be between 0 and 100."))),
+        Value::Number(n) => n
+            .as_f64()
+            .filter(|x| (0.0..=100.0).contains(x))
+            .map(Some)
+            .ok_or_else(|| detail(StatusCode::BAD_REQUEST, format!("{name} must be between 0 and 100."))),
+        Value::String(s) => s
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|x| (0.0..=100.0).contains(x))
+            .map(Some)
+            .ok_or_else(|| detail(StatusCode::BAD_REQUEST, format!("{name} must be between 0 and 100."))),
         _ => Err(detail(StatusCode::BAD_REQUEST, format!("{name} must be between 0 and 100."))),
     }
 }
@@ -169,7 +201,8 @@ fn base_url(state: &AppState, headers: &HeaderMap) -> String {
     if let Some(u) = &state.config.public_url {
         return u.trim_end_matches('/').to_string();
     }
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).filter(|h| h.len() < 256 && !h.contains(['/', ' '])).unwrap_or("localhost");
+    let host =
+        headers.get(header::HOST).and_then(|h| h.to_str().ok()).filter(|h| h.len() < 256 && !h.contains(['/', ' '])).unwrap_or("localhost");
     format!("http://{host}")
 }
 
@@ -187,7 +220,9 @@ async fn run(state: &AppState, form: Form, decline: f64, review: Option<f64>, v:
     let map = |e: crate::Error, name: &str| {
         let a = ApiError::for_image(&e, name);
         match a.status {
-            StatusCode::SERVICE_UNAVAILABLE => detail(StatusCode::TOO_MANY_REQUESTS, "Request was throttled. Expected available in 1 second."),
+            StatusCode::SERVICE_UNAVAILABLE => {
+                detail(StatusCode::TOO_MANY_REQUESTS, "Request was throttled. Expected available in 1 second.")
+            }
             StatusCode::INTERNAL_SERVER_ERROR => detail(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error."),
             s => detail(if s == StatusCode::PAYLOAD_TOO_LARGE { StatusCode::BAD_REQUEST } else { s }, a.message),
         }
@@ -198,16 +233,31 @@ async fn run(state: &AppState, form: Form, decline: f64, review: Option<f64>, v:
     for (a, name) in [(&user, "user_image"), (&reference, "ref_image")] {
         if a.width.min(a.height) < state.config.didit_min_side {
             if state.config.didit_enforce_min_side {
-                return Err(detail(StatusCode::BAD_REQUEST, format!("{name}: minimum resolution is {0}x{0} pixels.", state.config.didit_min_side)));
+                return Err(detail(
+                    StatusCode::BAD_REQUEST,
+                    format!("{name}: minimum resolution is {0}x{0} pixels.", state.config.didit_min_side),
+                ));
             }
-            warnings.push(warning("LOW_IMAGE_RESOLUTION", "Image below the recommended resolution", &format!("{name} is {}x{} pixels, below the recommended {2}x{2}.", a.width, a.height, state.config.didit_min_side)));
+            warnings.push(warning(
+                "LOW_IMAGE_RESOLUTION",
+                "Image below the recommended resolution",
+                &format!("{name} is {}x{} pixels, below the recommended {2}x{2}.", a.width, a.height, state.config.didit_min_side),
+            ));
         }
         if a.face_count() > 1 {
-            warnings.push(warning("MULTIPLE_FACES_DETECTED", "Multiple faces detected", &format!("{name} contains {} faces; the largest one was used.", a.face_count())));
+            warnings.push(warning(
+                "MULTIPLE_FACES_DETECTED",
+                "Multiple faces detected",
+                &format!("{name} contains {} faces; the largest one was used.", a.face_count()),
+            ));
         }
     }
     if user.embedding.is_none() || reference.embedding.is_none() {
-        warnings.push(warning("NO_REFERENCE_IMAGE", "No face to compare", "A face could not be found in one of the images, so no similarity could be computed."));
+        warnings.push(warning(
+            "NO_REFERENCE_IMAGE",
+            "No face to compare",
+            "A face could not be found in one of the images, so no similarity could be computed.",
+        ));
         return Ok(Outcome { status: "Declined", score: None, warnings, user, reference });
     }
     let c = Comparison::of(user, reference);
@@ -247,7 +297,8 @@ pub async fn face_match_v2(State(state): State<AppState>, req: Request) -> Resul
         Some(s) => serde_json::from_str(s).map_err(|_| detail(StatusCode::BAD_REQUEST, "options must be a JSON object."))?,
         None => json!({}),
     };
-    let decline = threshold_in(&options["face_match_score_decline_threshold"], "face_match_score_decline_threshold")?.unwrap_or(vendor::DIDIT_DEFAULT_DECLINE as f64);
+    let decline = threshold_in(&options["face_match_score_decline_threshold"], "face_match_score_decline_threshold")?
+        .unwrap_or(vendor::DIDIT_DEFAULT_DECLINE as f64);
     let review = threshold_in(&options["face_match_score_review_threshold"], "face_match_score_review_threshold")?;
     let o = run(&state, form, decline, review, Version::V2).await?;
     Ok(Json(json!({
@@ -286,8 +337,11 @@ pub async fn face_match_v3(State(state): State<AppState>, req: Request) -> Resul
             return Err(detail(StatusCode::BAD_REQUEST, "metadata must be a JSON object."));
         }
     }
-    let decline = threshold_in(&form.text.get("face_match_score_decline_threshold").map(|s| json!(s)).unwrap_or(Value::Null), "face_match_score_decline_threshold")?
-        .unwrap_or(vendor::DIDIT_DEFAULT_DECLINE as f64);
+    let decline = threshold_in(
+        &form.text.get("face_match_score_decline_threshold").map(|s| json!(s)).unwrap_or(Value::Null),
+        "face_match_score_decline_threshold",
+    )?
+    .unwrap_or(vendor::DIDIT_DEFAULT_DECLINE as f64);
     let o = run(&state, form, decline, None, Version::V3).await?;
     let score = match (o.score, save) {
         (Some(s), _) => json!(s),

@@ -16,7 +16,9 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
         Err(e) => Err(e),
     };
     match result {
-        Ok(a) => (StatusCode::OK, Json(json!({"status": "ok", "pack": state.engine.pack().manifest.name, "inference_ms": a.timings.detect_ms}))),
+        Ok(a) => {
+            (StatusCode::OK, Json(json!({"status": "ok", "pack": state.engine.pack().manifest.name, "inference_ms": a.timings.detect_ms})))
+        }
         Err(e) => {
             tracing::warn!(error = %e, "health probe failed");
             (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "unavailable", "reason": e.code()})))

@@ -45,7 +45,9 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
 
 /// Stage timings and face count of one analysed image.
 pub fn record_analysis(a: &Analysis) {
-    for (stage, ms) in [("decode", a.timings.decode_ms), ("detect", a.timings.detect_ms), ("align", a.timings.align_ms), ("embed", a.timings.embed_ms)] {
+    for (stage, ms) in
+        [("decode", a.timings.decode_ms), ("detect", a.timings.detect_ms), ("align", a.timings.align_ms), ("embed", a.timings.embed_ms)]
+    {
         if ms > 0.0 {
             metrics::histogram!("facematch_stage_duration_seconds", "stage" => stage).record(ms / 1e3);
         }

@@ -118,9 +118,7 @@ pub fn calibrated_score(engine: &Engine, c: &crate::engine::Comparison) -> f32 {
 
 /// Serves until Ctrl-C or SIGTERM, then stops accepting and lets requests in flight finish.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
-    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await
+    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown_signal()).await
 }
 
 async fn shutdown_signal() {

@@ -36,11 +36,8 @@ struct Fields {
 
 async fn read_fields(state: &AppState, req: Request, image_names: &[&str]) -> Result<Fields, ApiError> {
     let max = state.config.max_upload_bytes;
-    let is_multipart = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    let is_multipart =
+        req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("multipart/form-data"));
     let mut images = HashMap::new();
     let mut text = HashMap::new();
     if is_multipart {
@@ -50,7 +47,11 @@ async fn read_fields(state: &AppState, req: Request, image_names: &[&str]) -> Re
             if image_names.contains(&name.as_str()) {
                 let bytes = field.bytes().await.map_err(|e| ApiError::bad_request("invalid_multipart", e.body_text()))?;
                 if bytes.len() > max {
-                    return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "image_too_large", format!("{name}: larger than {max} bytes")));
+                    return Err(ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "image_too_large",
+                        format!("{name}: larger than {max} bytes"),
+                    ));
                 }
                 images.insert(name, bytes.to_vec());
             } else {
@@ -62,9 +63,8 @@ async fn read_fields(state: &AppState, req: Request, image_names: &[&str]) -> Re
             }
         }
     } else {
-        let Json(body): Json<Value> = Json::from_request(req, &())
-            .await
-            .map_err(|e| ApiError::new(e.status(), "invalid_json", e.body_text()))?;
+        let Json(body): Json<Value> =
+            Json::from_request(req, &()).await.map_err(|e| ApiError::new(e.status(), "invalid_json", e.body_text()))?;
         let obj = body.as_object().ok_or_else(|| ApiError::bad_request("invalid_json", "the body must be a JSON object"))?;
         for (k, v) in obj {
             if image_names.contains(&k.as_str()) {
@@ -114,7 +114,9 @@ fn decision_threshold(fields: &Fields, default: f32) -> Result<f32, ApiError> {
     let parse = |k: &str| -> Result<Option<f64>, ApiError> {
         match fields.text.get(k) {
             None => Ok(None),
-            Some(s) => s.trim().parse::<f64>().map(Some).map_err(|_| ApiError::bad_request("invalid_field", format!("{k}: must be a number"))),
+            Some(s) => {
+                s.trim().parse::<f64>().map(Some).map_err(|_| ApiError::bad_request("invalid_field", format!("{k}: must be a number")))
+            }
         }
     };
     if let Some(fmr) = parse("fmr")? {

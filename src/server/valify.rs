@@ -71,10 +71,14 @@ pub async fn not_found() -> ValifyError {
 
 fn image_error(e: ApiError, which: &str) -> ValifyError {
     match (e.status, e.code) {
-        (StatusCode::SERVICE_UNAVAILABLE, _) => err(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests – the service is busy, retry shortly"),
+        (StatusCode::SERVICE_UNAVAILABLE, _) => {
+            err(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests – the service is busy, retry shortly")
+        }
         (StatusCode::INTERNAL_SERVER_ERROR, _) => internal(),
         (_, "image_too_small") => unprocessable(codes::IMAGE_TOO_SMALL, format!("{which}: {}", e.message)),
-        (StatusCode::PAYLOAD_TOO_LARGE, _) | (_, "image_too_many_pixels") => unprocessable(codes::IMAGE_TOO_LARGE, format!("{which}: {}", e.message)),
+        (StatusCode::PAYLOAD_TOO_LARGE, _) | (_, "image_too_many_pixels") => {
+            unprocessable(codes::IMAGE_TOO_LARGE, format!("{which}: {}", e.message))
+        }
         _ => unprocessable(codes::UNDECODABLE_IMAGE, format!("{which}: the image could not be decoded")),
     }
 }
@@ -191,7 +195,9 @@ pub async fn token(State(state): State<AppState>, Form(form): Form<HashMap<Strin
             if g == "password" && (get("username").is_none() || get("password").is_none()) {
                 return oauth(StatusCode::BAD_REQUEST, "invalid_request");
             }
-            let (Some(id), Some(secret)) = (get("client_id"), get("client_secret")) else { return oauth(StatusCode::UNAUTHORIZED, "invalid_client") };
+            let (Some(id), Some(secret)) = (get("client_id"), get("client_secret")) else {
+                return oauth(StatusCode::UNAUTHORIZED, "invalid_client");
+            };
             let idc = id.clone();
             match blocking(move || store.check_client("valify", &idc, &secret)).await {
                 Ok(true) => id,

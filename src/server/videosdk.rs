@@ -82,7 +82,8 @@ pub async fn verify(State(state): State<AppState>, req: Request) -> Result<Json<
     let max = state.config.max_upload_bytes;
     let mut images = Vec::new();
     for name in ["img1", "img2"] {
-        let field = body.get(name).and_then(Value::as_str).ok_or_else(|| VideoSdkError(StatusCode::BAD_REQUEST, format!("{name} is required")))?;
+        let field =
+            body.get(name).and_then(Value::as_str).ok_or_else(|| VideoSdkError(StatusCode::BAD_REQUEST, format!("{name} is required")))?;
         let bytes = decode_base64_image(field, max).map_err(|e| {
             let a = ApiError::from(e);
             VideoSdkError(a.status, format!("{name}: {}", a.message))

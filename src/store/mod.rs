@@ -51,7 +51,9 @@ pub enum BundleUse {
     Unknown,
     Exhausted,
     /// `remaining` is `None` for an unlimited bundle.
-    Ok { remaining: Option<i64> },
+    Ok {
+        remaining: Option<i64>,
+    },
 }
 
 /// A Valify transaction as recorded: the result, never the images.

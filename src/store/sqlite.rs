@@ -115,20 +115,29 @@ impl Store for SqliteStore {
         let conn = self.conn();
         let mut st = conn.prepare("SELECT scheme, client_id, created_at, revoked FROM clients ORDER BY scheme, created_at").map_err(db)?;
         let rows = st
-            .query_map([], |r| Ok(Client { scheme: r.get(0)?, client_id: r.get(1)?, created_at: r.get(2)?, revoked: r.get::<_, i64>(3)? != 0 }))
+            .query_map([], |r| {
+                Ok(Client { scheme: r.get(0)?, client_id: r.get(1)?, created_at: r.get(2)?, revoked: r.get::<_, i64>(3)? != 0 })
+            })
             .map_err(db)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(db)
     }
 
     fn revoke_client(&self, scheme: &str, client_id: &str) -> StoreResult<bool> {
-        let n = self.conn().execute("UPDATE clients SET revoked = 1 WHERE scheme = ?1 AND client_id = ?2", params![scheme, client_id]).map_err(db)?;
+        let n = self
+            .conn()
+            .execute("UPDATE clients SET revoked = 1 WHERE scheme = ?1 AND client_id = ?2", params![scheme, client_id])
+            .map_err(db)?;
         Ok(n > 0)
     }
 
     fn check_client(&self, scheme: &str, client_id: &str, secret: &str) -> StoreResult<bool> {
         let stored: Option<String> = self
             .conn()
-            .query_row("SELECT secret_hash FROM clients WHERE scheme = ?1 AND client_id = ?2 AND revoked = 0", params![scheme, client_id], |r| r.get(0))
+            .query_row(
+                "SELECT secret_hash FROM clients WHERE scheme = ?1 AND client_id = ?2 AND revoked = 0",
+                params![scheme, client_id],
+                |r| r.get(0),
+            )
             .optional()
             .map_err(db)?;
         let given = hash_secret(secret);
@@ -140,7 +149,11 @@ impl Store for SqliteStore {
 
     fn signing_secret(&self, scheme: &str, client_id: &str) -> StoreResult<Option<String>> {
         self.conn()
-            .query_row("SELECT signing_secret FROM clients WHERE scheme = ?1 AND client_id = ?2 AND revoked = 0", params![scheme, client_id], |r| r.get(0))
+            .query_row(
+                "SELECT signing_secret FROM clients WHERE scheme = ?1 AND client_id = ?2 AND revoked = 0",
+                params![scheme, client_id],
+                |r| r.get(0),
+            )
             .optional()
             .map(Option::flatten)
             .map_err(db)
@@ -149,7 +162,10 @@ impl Store for SqliteStore {
     fn reserve_cashfree_id(&self, verification_id: &str, client_id: &str) -> StoreResult<i64> {
         let conn = self.conn();
         let n = conn
-            .execute("INSERT OR IGNORE INTO cashfree_verifications (verification_id, client_id, created_at) VALUES (?1, ?2, ?3)", params![verification_id, client_id, now()])
+            .execute(
+                "INSERT OR IGNORE INTO cashfree_verifications (verification_id, client_id, created_at) VALUES (?1, ?2, ?3)",
+                params![verification_id, client_id, now()],
+            )
             .map_err(db)?;
         if n == 0 {
             return Err(StoreError::Conflict);
@@ -158,7 +174,9 @@ impl Store for SqliteStore {
     }
 
     fn release_cashfree_id(&self, verification_id: &str) -> StoreResult<()> {
-        self.conn().execute("DELETE FROM cashfree_verifications WHERE verification_id = ?1 AND status IS NULL", params![verification_id]).map_err(db)?;
+        self.conn()
+            .execute("DELETE FROM cashfree_verifications WHERE verification_id = ?1 AND status IS NULL", params![verification_id])
+            .map_err(db)?;
         Ok(())
     }
 
@@ -273,7 +291,14 @@ mod tests {
             let s = SqliteStore::open(&path).unwrap();
             let r = s.reserve_cashfree_id("v-1", "c").unwrap();
             assert!(r > 0);
-            s.complete_cashfree(&CashfreeRecord { verification_id: "v-1".into(), ref_id: r, status: "SUCCESS".into(), result: "YES".into(), score: 0.9 }).unwrap();
+            s.complete_cashfree(&CashfreeRecord {
+                verification_id: "v-1".into(),
+                ref_id: r,
+                status: "SUCCESS".into(),
+                result: "YES".into(),
+                score: 0.9,
+            })
+            .unwrap();
             s.reserve_cashfree_id("v-2", "c").unwrap();
             s.release_cashfree_id("v-2").unwrap();
         }

@@ -67,7 +67,10 @@ pub fn multipart(parts: &[Part]) -> (String, Vec<u8>) {
         match p {
             Part::Text(n, v) => body.extend_from_slice(format!("Content-Disposition: form-data; name=\"{n}\"\r\n\r\n{v}\r\n").as_bytes()),
             Part::File(n, bytes) => {
-                body.extend_from_slice(format!("Content-Disposition: form-data; name=\"{n}\"; filename=\"{n}.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n").as_bytes());
+                body.extend_from_slice(
+                    format!("Content-Disposition: form-data; name=\"{n}\"; filename=\"{n}.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n")
+                        .as_bytes(),
+                );
                 body.extend_from_slice(bytes);
                 body.extend_from_slice(b"\r\n");
             }
