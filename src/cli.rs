@@ -114,20 +114,20 @@ pub enum Command {
     /// Detect faces: boxes, scores and five landmarks, largest face first.
     Detect {
         image: PathBuf,
-        #[arg(long)]
+        #[arg(long, env = "FACEMATCH_JSON")]
         json: bool,
     },
     /// Embed the largest face of an image.
     Embed {
         image: PathBuf,
-        #[arg(long)]
+        #[arg(long, env = "FACEMATCH_JSON")]
         json: bool,
     },
     /// Compare the largest face of two images.
     Compare {
         a: PathBuf,
         b: PathBuf,
-        #[arg(long)]
+        #[arg(long, env = "FACEMATCH_JSON")]
         json: bool,
         /// Calibrated score (0..1, = -log10(FMR)/6) at or above which the faces match.
         /// 0.75 = FMR about 3e-5.
@@ -160,7 +160,7 @@ pub enum Command {
         /// Directory the pair file's image paths resolve against (default: the pair file's directory).
         #[arg(long, env = "FACEMATCH_EVAL_IMAGES_ROOT")]
         images_root: Option<PathBuf>,
-        #[arg(long)]
+        #[arg(long, env = "FACEMATCH_JSON")]
         json: bool,
         /// Write a PNG with the ROC curve and the genuine / impostor score histograms.
         #[arg(long, env = "FACEMATCH_EVAL_PLOT")]
@@ -189,18 +189,18 @@ pub enum Command {
 pub enum ClientsAction {
     /// Create a client; prints its id and secret once.
     Add {
-        #[arg(long)]
+        #[arg(long, env = "FACEMATCH_CLIENT_SCHEME")]
         scheme: String,
-        #[arg(long)]
+        #[arg(long, env = "FACEMATCH_CLIENT_ID")]
         client_id: Option<String>,
     },
     /// List clients (never secrets).
     List,
     /// Revoke a client.
     Revoke {
-        #[arg(long)]
+        #[arg(long, env = "FACEMATCH_CLIENT_SCHEME")]
         scheme: String,
-        #[arg(long)]
+        #[arg(long, env = "FACEMATCH_CLIENT_ID")]
         client_id: String,
     },
 }
