@@ -13,11 +13,6 @@ use facematch::store::{SqliteStore, Store};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-fn engine_arc() -> Arc<facematch::Engine> {
-    static ENGINE: std::sync::OnceLock<Arc<facematch::Engine>> = std::sync::OnceLock::new();
-    ENGINE.get_or_init(|| Arc::new(engine("yunet-sface"))).clone()
-}
-
 struct Fixture {
     state: AppState,
     id: String,

@@ -14,11 +14,6 @@ use facematch::store::{SqliteStore, Store};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-fn engine_arc() -> Arc<facematch::Engine> {
-    static ENGINE: std::sync::OnceLock<Arc<facematch::Engine>> = std::sync::OnceLock::new();
-    ENGINE.get_or_init(|| Arc::new(engine("yunet-sface"))).clone()
-}
-
 struct Fx {
     state: AppState,
     token: String,
@@ -152,12 +147,7 @@ async fn v2_doc_request_gives_the_doc_response() {
     assert_eq!(s, StatusCode::OK);
     assert!(risks(&v).contains(&"MULTIPLE_FACES_DETECTED".to_string()));
     // No face: 200, Declined, NO_REFERENCE_IMAGE, score null.
-    let white = {
-        let img = image::RgbImage::from_pixel(500, 500, image::Rgb([250, 250, 250]));
-        let mut out = Vec::new();
-        img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png).unwrap();
-        out
-    };
+    let white = blank_png(500);
     let (s, v) = post(&f, "/v2/face-match/", &bearer, &[Part::File("user_image", &newton), Part::File("ref_image", &white)]).await;
     assert_eq!((s, &v["face_match"]["status"], &v["face_match"]["score"]), (StatusCode::OK, &json!("Declined"), &Value::Null));
     assert!(risks(&v).contains(&"NO_REFERENCE_IMAGE".to_string()));
@@ -189,12 +179,7 @@ async fn v3_shape_and_rules() {
     assert_eq!(e["bbox"].as_array().unwrap().len(), 4);
     assert_eq!(v["face_match"]["ref_image"]["best_angle"], 0);
     // v3 has no In Review; no face with save_api_request=false gives score 0.
-    let white = {
-        let img = image::RgbImage::from_pixel(500, 500, image::Rgb([250, 250, 250]));
-        let mut out = Vec::new();
-        img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png).unwrap();
-        out
-    };
+    let white = blank_png(500);
     let (_, v) = post(
         &f,
         "/v3/face-match/",

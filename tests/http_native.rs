@@ -72,12 +72,7 @@ async fn compare_errors_are_in_shape() {
     assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_base64")));
     let (s, b) = call("/v1/compare", json!({"image_a": newton, "image_b": b64(b"plain text")})).await;
     assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("unsupported_format")));
-    let white = {
-        let img = image::RgbImage::from_pixel(200, 200, image::Rgb([255, 255, 255]));
-        let mut out = Vec::new();
-        img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png).unwrap();
-        out
-    };
+    let white = blank_png(200);
     let (s, b) = call("/v1/compare", json!({"image_a": newton, "image_b": b64(&white)})).await;
     assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("no_face")));
     assert!(b["error"]["message"].as_str().unwrap().contains("image_b"));

@@ -13,11 +13,6 @@ use facematch::store::{SqliteStore, Store};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-fn engine_arc() -> Arc<facematch::Engine> {
-    static ENGINE: std::sync::OnceLock<Arc<facematch::Engine>> = std::sync::OnceLock::new();
-    ENGINE.get_or_init(|| Arc::new(engine("yunet-sface"))).clone()
-}
-
 fn state_with(store: Arc<dyn Store>) -> AppState {
     AppState::new(engine_arc(), store, ServerConfig::default())
 }
@@ -144,12 +139,7 @@ async fn documented_errors() {
         face_match(&state, p, Some(&access), json!({"first_img": newton, "second_img": "*** not base64 ***", "bundle_key": bundle})).await,
         (StatusCode::UNSUPPORTED_MEDIA_TYPE, json!({"message": "Unsupported Media Type"}))
     );
-    let white = {
-        let img = image::RgbImage::from_pixel(300, 300, image::Rgb([250, 250, 250]));
-        let mut out = Vec::new();
-        img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png).unwrap();
-        b64(&out)
-    };
+    let white = b64(&blank_png(300));
     let (s, v) = face_match(&state, p, Some(&access), json!({"first_img": newton, "second_img": white, "bundle_key": bundle})).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(keys(&v), ["error_code", "message"]);

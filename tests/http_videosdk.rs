@@ -15,11 +15,6 @@ use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-fn engine_arc() -> Arc<facematch::Engine> {
-    static ENGINE: std::sync::OnceLock<Arc<facematch::Engine>> = std::sync::OnceLock::new();
-    ENGINE.get_or_init(|| Arc::new(engine("yunet-sface"))).clone()
-}
-
 fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }

@@ -94,3 +94,17 @@ pub fn keys(v: &serde_json::Value) -> Vec<String> {
     k.sort();
     k
 }
+
+/// The default-pack engine shared by one test binary's HTTP tests.
+pub fn engine_arc() -> std::sync::Arc<Engine> {
+    static ENGINE: OnceLock<std::sync::Arc<Engine>> = OnceLock::new();
+    ENGINE.get_or_init(|| std::sync::Arc::new(engine("yunet-sface"))).clone()
+}
+
+/// A plain near-white square PNG: a real image without a face.
+pub fn blank_png(side: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_pixel(side, side, image::Rgb([250, 250, 250]));
+    let mut out = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png).unwrap();
+    out
+}
