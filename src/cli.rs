@@ -10,6 +10,10 @@ use crate::manifest::DEFAULT_PACK;
 #[derive(Debug, Parser)]
 #[command(name = "facematch", version, about = "Offline face matching with real models")]
 pub struct Cli {
+    /// TOML configuration file: keys are the long flag names (`listen = "0.0.0.0:8080"`,
+    /// `queue-depth = 128`); a flag or environment variable given explicitly wins over the file.
+    #[arg(long, global = true, env = "FACEMATCH_CONFIG")]
+    pub config: Option<PathBuf>,
     #[command(flatten)]
     pub engine: EngineArgs,
     /// Log filter (tracing syntax), e.g. `info` or `facematch=debug`.
@@ -82,28 +86,8 @@ impl EngineArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the HTTP API (native routes, health, readiness) until Ctrl-C / SIGTERM.
-    Serve {
-        /// Address to listen on.
-        #[arg(long, env = "FACEMATCH_LISTEN", default_value = "127.0.0.1:8080")]
-        listen: String,
-        /// Largest request body in bytes.
-        #[arg(long, env = "FACEMATCH_MAX_BODY_BYTES", default_value_t = 12 * 1024 * 1024)]
-        max_body_bytes: usize,
-        /// Largest single uploaded image in bytes (after base64 decoding).
-        #[arg(long, env = "FACEMATCH_MAX_UPLOAD_BYTES", default_value_t = 5 * 1024 * 1024)]
-        max_upload_bytes: usize,
-        /// Default decision threshold on the calibrated score (0.75 = FMR about 3e-5).
-        #[arg(long, env = "FACEMATCH_MATCH_THRESHOLD", default_value_t = 0.75)]
-        threshold: f32,
-        /// Directory of the state database (facematch.sqlite): API clients, Cashfree ids.
-        /// Default: ${XDG_DATA_HOME:-~/.local/share}/facematch.
-        #[arg(long, env = "FACEMATCH_STATE_DIR")]
-        state_dir: Option<PathBuf>,
-        /// Externally visible base URL (e.g. https://kyc.example.com) for links in responses.
-        #[arg(long, env = "FACEMATCH_PUBLIC_URL")]
-        public_url: Option<String>,
-    },
+    /// Serve the HTTP API (vendor routes, native routes, health, metrics, OpenAPI) until Ctrl-C / SIGTERM.
+    Serve(ServeArgs),
     /// Manage API credentials of the vendor schemes (secrets are shown once and stored hashed).
     Clients {
         #[arg(long, env = "FACEMATCH_STATE_DIR")]
@@ -185,6 +169,163 @@ pub enum Command {
     },
 }
 
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "FACEMATCH_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Largest request body in bytes.
+    #[arg(long, env = "FACEMATCH_MAX_BODY_BYTES", default_value_t = 12 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Largest single uploaded image in bytes (after base64 decoding).
+    #[arg(long, env = "FACEMATCH_MAX_UPLOAD_BYTES", default_value_t = 5 * 1024 * 1024)]
+    pub max_upload_bytes: usize,
+    /// Default decision threshold on the calibrated score (0.75 = FMR about 3e-5).
+    #[arg(long, env = "FACEMATCH_MATCH_THRESHOLD", default_value_t = 0.75)]
+    pub threshold: f32,
+    /// Directory of the state database (facematch.sqlite): API clients, tokens, vendor records.
+    /// Default: ${XDG_DATA_HOME:-~/.local/share}/facematch.
+    #[arg(long, env = "FACEMATCH_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Externally visible base URL (e.g. https://kyc.example.com) for links in responses.
+    #[arg(long, env = "FACEMATCH_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Credentials to provision at start, SCHEME:CLIENT_ID:SECRET (repeat the flag, or separate
+    /// with commas in the variable). The secret is stored hashed; an existing client keeps its
+    /// secret unless this one differs, which replaces it.
+    #[arg(long = "client", env = "FACEMATCH_CLIENTS", value_delimiter = ',', hide_env_values = true)]
+    pub clients: Vec<String>,
+    /// Didit: the documented minimum photo side, in pixels.
+    #[arg(long, env = "FACEMATCH_DIDIT_MIN_SIDE", default_value_t = 480)]
+    pub didit_min_side: u32,
+    /// Didit: refuse photos below the minimum side with 400 (default: compare them and add a warning).
+    #[arg(long, env = "FACEMATCH_DIDIT_ENFORCE_MIN_SIDE")]
+    pub didit_enforce_min_side: bool,
+    /// Cashfree: requests per minute allowed from one IP address (0: no limit); beyond it, 429
+    /// `too_many_requests_per_ip`.
+    #[arg(long, env = "FACEMATCH_CASHFREE_RATE_PER_IP", default_value_t = 0)]
+    pub cashfree_rate_per_ip: u32,
+    /// Cashfree: face-match requests per minute allowed per client id (0: no limit); beyond it, 429
+    /// `too_many_requests_per_operation`.
+    #[arg(long, env = "FACEMATCH_CASHFREE_RATE_PER_OPERATION", default_value_t = 0)]
+    pub cashfree_rate_per_operation: u32,
+    /// Cashfree two-factor "Public Key" mode: the PEM RSA private key whose public half the clients
+    /// encrypt `x-cf-signature` with. When set, the header is required and checked.
+    #[arg(long, env = "FACEMATCH_CASHFREE_SIGNATURE_KEY")]
+    pub cashfree_signature_key: Option<PathBuf>,
+}
+
+impl ServeArgs {
+    pub fn server_config(&self) -> crate::server::ServerConfig {
+        crate::server::ServerConfig {
+            max_body_bytes: self.max_body_bytes,
+            max_upload_bytes: self.max_upload_bytes,
+            match_threshold: self.threshold,
+            public_url: self.public_url.clone(),
+            didit_min_side: self.didit_min_side,
+            didit_enforce_min_side: self.didit_enforce_min_side,
+            cashfree_rate_per_ip: self.cashfree_rate_per_ip,
+            cashfree_rate_per_operation: self.cashfree_rate_per_operation,
+            cashfree_signature_key: None,
+        }
+    }
+}
+
+/// A credential given on the command line: `SCHEME:CLIENT_ID:SECRET`.
+pub fn parse_client_spec(spec: &str) -> Result<(String, String, String), String> {
+    let mut it = spec.trim().splitn(3, ':');
+    match (it.next(), it.next(), it.next()) {
+        (Some(s), Some(id), Some(secret)) if !s.is_empty() && !id.is_empty() && secret.len() >= 16 => {
+            if !crate::store::SCHEMES.contains(&s) {
+                return Err(format!("--client: unknown scheme `{s}` ({})", crate::store::SCHEMES.join(", ")));
+            }
+            Ok((s.to_string(), id.to_string(), secret.to_string()))
+        }
+        // The secret itself is never echoed.
+        _ => Err("--client takes SCHEME:CLIENT_ID:SECRET with a secret of at least 16 characters".into()),
+    }
+}
+
+/// Parses the command line after applying the configuration file (`--config` or
+/// `FACEMATCH_CONFIG`): each key of the file becomes the flag's environment variable unless that
+/// variable is already set, so the order is flag > environment > file > default.
+pub fn parse() -> Result<Cli, String> {
+    use clap::Parser;
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let path = config_path(&args).or_else(|| std::env::var_os("FACEMATCH_CONFIG").map(PathBuf::from));
+    if let Some(path) = path {
+        let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        for (var, value) in config_env(&text).map_err(|e| format!("{}: {e}", path.display()))? {
+            if std::env::var_os(&var).is_none() {
+                // Single-threaded here: nothing else reads the environment yet.
+                std::env::set_var(var, value);
+            }
+        }
+    }
+    Ok(Cli::parse_from(args))
+}
+
+fn config_path(args: &[std::ffi::OsString]) -> Option<PathBuf> {
+    let mut it = args.iter().skip(1);
+    while let Some(a) = it.next() {
+        let a = a.to_string_lossy();
+        if a == "--" {
+            break;
+        }
+        if a == "--config" {
+            return it.next().map(PathBuf::from);
+        }
+        if let Some(v) = a.strip_prefix("--config=") {
+            return Some(PathBuf::from(v));
+        }
+    }
+    None
+}
+
+/// The (environment variable, value) pairs a configuration file sets. Keys are long flag names
+/// (dashes or underscores); an unknown key is an error, so a typo does not pass silently.
+pub fn config_env(text: &str) -> Result<Vec<(String, String)>, String> {
+    use clap::CommandFactory;
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| e.message().to_string())?;
+    let mut flags = std::collections::BTreeMap::new();
+    fn collect(cmd: &clap::Command, flags: &mut std::collections::BTreeMap<String, String>) {
+        for a in cmd.get_arguments() {
+            if let (Some(long), Some(env)) = (a.get_long(), a.get_env()) {
+                flags.insert(long.to_string(), env.to_string_lossy().to_string());
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            collect(sub, flags);
+        }
+    }
+    collect(&Cli::command(), &mut flags);
+    flags.remove("config");
+    let mut out = Vec::new();
+    for (key, value) in table {
+        let long = key.replace('_', "-");
+        let var =
+            flags.get(&long).ok_or_else(|| format!("unknown setting `{key}` (settings are the long flag names of `facematch --help`)"))?;
+        let value = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Float(f) => f.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            toml::Value::Array(items) => items
+                .into_iter()
+                .map(|v| match v {
+                    toml::Value::String(s) => Ok(s),
+                    toml::Value::Integer(i) => Ok(i.to_string()),
+                    _ => Err(format!("`{key}`: list items must be strings or integers")),
+                })
+                .collect::<Result<Vec<_>, _>>()?
+                .join(","),
+            _ => return Err(format!("`{key}`: tables and dates are not settings")),
+        };
+        out.push((var.clone(), value));
+    }
+    Ok(out)
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ClientsAction {
     /// Create a client; prints its id and secret once.
@@ -212,4 +353,36 @@ pub fn default_state_dir() -> PathBuf {
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
         .unwrap_or_else(|| PathBuf::from("."))
         .join("facematch")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_keys_are_flag_names_and_map_to_their_variables() {
+        let env = config_env(
+            "listen = \"0.0.0.0:9000\"\nqueue_depth = 128\ndidit-enforce-min-side = true\nclient = [\"cashfree:a:0123456789abcdef\"]\n",
+        )
+        .unwrap();
+        assert!(env.contains(&("FACEMATCH_LISTEN".into(), "0.0.0.0:9000".into())));
+        assert!(env.contains(&("FACEMATCH_QUEUE_DEPTH".into(), "128".into())));
+        assert!(env.contains(&("FACEMATCH_DIDIT_ENFORCE_MIN_SIDE".into(), "true".into())));
+        assert!(env.contains(&("FACEMATCH_CLIENTS".into(), "cashfree:a:0123456789abcdef".into())));
+        let err = config_env("listn = \"x\"").unwrap_err();
+        assert!(err.contains("unknown setting `listn`"), "{err}");
+        assert!(config_env("[table]\nx = 1").is_err());
+        assert!(config_env("config = \"x\"").is_err(), "a config file cannot name another");
+    }
+
+    #[test]
+    fn client_specs_are_checked_without_echoing_the_secret() {
+        assert_eq!(
+            parse_client_spec("valify:acme:0123456789abcdef:x").unwrap(),
+            ("valify".into(), "acme".into(), "0123456789abcdef:x".into())
+        );
+        let e = parse_client_spec("valify:acme:short").unwrap_err();
+        assert!(!e.contains("short"));
+        assert!(parse_client_spec("nope:acme:0123456789abcdef").is_err());
+    }
 }

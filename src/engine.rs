@@ -65,7 +65,8 @@ pub struct ChosenFace {
     pub low_confidence: bool,
 }
 
-#[derive(Debug, Clone, Copy, Default, Serialize)]
+/// Milliseconds spent in each stage for one image.
+#[derive(Debug, Clone, Copy, Default, Serialize, utoipa::ToSchema)]
 pub struct StageTimings {
     pub decode_ms: f64,
     pub detect_ms: f64,

@@ -1,7 +1,6 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use clap::Parser;
 use facematch::cli::{Cli, Command};
 use facematch::engine::{Analysis, Engine};
 use facematch::error::{Error, ErrorKind};
@@ -17,7 +16,13 @@ fn exit_code(e: &Error) -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match facematch::cli::parse() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("facematch: error: configuration file: {e}");
+            return ExitCode::from(2);
+        }
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,ort=error")),
@@ -91,6 +96,17 @@ fn clients(cli: &Cli) -> Option<CliResult> {
         }
         Ok(())
     })())
+}
+
+/// Credentials given by the operator (`--client SCHEME:ID:SECRET`), stored hashed.
+fn provision_clients(store: &dyn facematch::store::Store, specs: &[String]) -> Result<(), CliError> {
+    for spec in specs.iter().filter(|s| !s.trim().is_empty()) {
+        let (scheme, id, secret) = facematch::cli::parse_client_spec(spec).map_err(|e| (Error::Internal(e), None))?;
+        if store.provision_client(&scheme, &id, &secret).map_err(|e| (Error::Internal(e.to_string()), None))? {
+            eprintln!("facematch: provisioned {scheme} client {id}");
+        }
+    }
+    Ok(())
 }
 
 /// On a first start every vendor scheme gets a client (and Didit v3 an API key, Valify a bundle
@@ -204,25 +220,28 @@ fn run(cli: &Cli) -> CliResult {
             }
         }
         Command::Clients { .. } => {}
-        Command::Serve { listen, max_body_bytes, max_upload_bytes, threshold, state_dir, public_url } => {
-            let config = facematch::server::ServerConfig {
-                max_body_bytes: *max_body_bytes,
-                max_upload_bytes: *max_upload_bytes,
-                match_threshold: *threshold,
-                public_url: public_url.clone(),
-                ..facematch::server::ServerConfig::default()
-            };
-            let store = open_store(state_dir.as_deref())?;
+        Command::Serve(args) => {
+            let mut config = args.server_config();
+            if let Some(path) = &args.cashfree_signature_key {
+                let pem = std::fs::read_to_string(path)
+                    .map_err(|e| (Error::Internal(format!("cannot read the file: {e}")), Some(path.display().to_string())))?;
+                let key = facematch::server::cashfree::SignatureKey::from_pem(&pem)
+                    .map_err(|e| (Error::Internal(e), Some(path.display().to_string())))?;
+                config.cashfree_signature_key = Some(std::sync::Arc::new(key));
+            }
+            let store = open_store(args.state_dir.as_deref())?;
+            provision_clients(&store, &args.clients)?;
             first_start_credentials(&store)?;
             let state = facematch::server::AppState::new(std::sync::Arc::new(engine), std::sync::Arc::new(store), config);
             let rt = tokio::runtime::Runtime::new().map_err(|e| (Error::Internal(e.to_string()), None))?;
+            let listen = &args.listen;
             rt.block_on(async {
                 let listener = tokio::net::TcpListener::bind(listen.as_str())
                     .await
                     .map_err(|e| (Error::Internal(format!("cannot listen on {listen}: {e}")), None))?;
                 let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| listen.clone());
                 eprintln!(
-                    "facematch: serving on http://{addr} (pack {}, models loaded in {load_ms:.0} ms)",
+                    "facematch: serving on http://{addr} (pack {}, models loaded in {load_ms:.0} ms); API docs at http://{addr}/docs",
                     state.engine.pack().manifest.name
                 );
                 facematch::server::serve(listener, state).await.map_err(|e| (Error::Internal(e.to_string()), None))

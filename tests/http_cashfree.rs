@@ -222,3 +222,83 @@ async fn verification_ids_stay_used_across_a_restart() {
     assert_error(again, StatusCode::CONFLICT, "validation_error", "verification_id_already_exists", "verification ID already exists");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+fn fixture_config(config: ServerConfig) -> Fixture {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+    let c = store.add_client("cashfree", None).unwrap();
+    Fixture { state: AppState::new(engine_arc(), store, config), id: c.client_id, secret: c.secret }
+}
+
+/// A request that passes authentication and then fails validation cheaply (no verification_id).
+async fn post_from(f: &Fixture, ip: [u8; 4], extra: &[(&str, &str)]) -> (StatusCode, Value) {
+    let (ct, body) = multipart(&[Part::Text("threshold", "0.5")]);
+    let mut req = Request::post("/verification/face-match")
+        .header("content-type", ct)
+        .header("x-client-id", f.id.as_str())
+        .header("x-client-secret", f.secret.as_str());
+    for (k, v) in extra {
+        req = req.header(*k, *v);
+    }
+    let mut req = req.body(Body::from(body)).unwrap();
+    req.extensions_mut().insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((ip, 40000))));
+    let resp = router(f.state.clone()).oneshot(req).await.unwrap();
+    let status = resp.status();
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn rate_limits_answer_the_docs_429s() {
+    let f = fixture_config(ServerConfig { cashfree_rate_per_ip: 2, ..ServerConfig::default() });
+    for _ in 0..2 {
+        assert_eq!(post_from(&f, [10, 0, 0, 1], &[]).await.1["code"], "verification_id_missing");
+    }
+    assert_error(
+        post_from(&f, [10, 0, 0, 1], &[]).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limit_error",
+        "too_many_requests_per_ip",
+        "Too many requests from the IP, rate limit reached",
+    );
+    assert_eq!(post_from(&f, [10, 0, 0, 2], &[]).await.1["code"], "verification_id_missing", "another IP has its own budget");
+
+    let f = fixture_config(ServerConfig { cashfree_rate_per_operation: 1, ..ServerConfig::default() });
+    assert_eq!(post_from(&f, [10, 0, 0, 1], &[]).await.1["code"], "verification_id_missing");
+    assert_error(
+        post_from(&f, [10, 0, 0, 2], &[]).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limit_error",
+        "too_many_requests_per_operation",
+        "Too many requests for this operation, rate limit reached",
+    );
+}
+
+#[tokio::test]
+async fn x_cf_signature_is_required_and_checked_when_a_key_is_configured() {
+    use base64::Engine as _;
+    use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+    use rsa::{Oaep, RsaPrivateKey};
+    let mut rng = rand::thread_rng();
+    let private = RsaPrivateKey::new(&mut rng, 2048).unwrap();
+    let public = private.to_public_key();
+    let pem = private.to_pkcs8_pem(LineEnding::LF).unwrap();
+    let key = facematch::server::cashfree::SignatureKey::from_pem(&pem).unwrap();
+    assert_eq!(format!("{key:?}"), "SignatureKey(<redacted>)");
+    let f = fixture_config(ServerConfig { cashfree_signature_key: Some(Arc::new(key)), ..ServerConfig::default() });
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    // As Cashfree's clients do: base64(RSA-OAEP-SHA1("<clientId>.<unix time>")) with the public key.
+    let mut sign = |text: String| {
+        base64::engine::general_purpose::STANDARD.encode(public.encrypt(&mut rng, Oaep::new::<sha1::Sha1>(), text.as_bytes()).unwrap())
+    };
+    let good = sign(format!("{}.{now}", f.id));
+    let old = sign(format!("{}.{}", f.id, now - 3600));
+    let other = sign(format!("someone-else.{now}"));
+
+    let forbidden = |m: &str| (StatusCode::FORBIDDEN, json!({"type": "validation_error", "code": "authentication_failed", "message": m}));
+    assert_eq!(post_from(&f, [10, 0, 0, 1], &[]).await, forbidden("x-cf-signature missing in the request header"));
+    for bad in [old.as_str(), other.as_str(), "bm90IGEgc2lnbmF0dXJl", "%%%"] {
+        assert_eq!(post_from(&f, [10, 0, 0, 1], &[("x-cf-signature", bad)]).await, forbidden("x-cf-signature is invalid or expired"));
+    }
+    let (s, v) = post_from(&f, [10, 0, 0, 1], &[("x-cf-signature", good.as_str())]).await;
+    assert_eq!((s, v["code"].as_str()), (StatusCode::BAD_REQUEST, Some("verification_id_missing")), "a valid signature passes");
+}

@@ -14,7 +14,7 @@ use crate::letterbox::{letterbox, Letterboxed};
 use crate::manifest::{DetectorKind, DetectorSpec};
 
 /// One detected face in original-image pixel coordinates.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Face {
     /// `[x1, y1, x2, y2]`; may reach outside the image for faces cut by the border.
     #[serde(rename = "box")]

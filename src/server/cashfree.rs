@@ -7,13 +7,48 @@ use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::error::ApiError;
 use super::AppState;
 use crate::engine::Comparison;
 use crate::score::vendor;
 use crate::store::{CashfreeRecord, StoreError};
+
+/// Cashfree's multipart request.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documentation of the request
+pub struct CashfreeFaceMatchRequest {
+    /// Unique per request: at most 50 characters of `[A-Za-z0-9._-]`.
+    verification_id: String,
+    /// JPEG/JPG/PNG, at most the upload limit (5 MB by default).
+    #[schema(value_type = String, format = Binary)]
+    first_image: Vec<u8>,
+    #[schema(value_type = String, format = Binary)]
+    second_image: Vec<u8>,
+    /// 0 < threshold < 1, default "0.75": the calibrated score at or above which the result is YES.
+    threshold: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CashfreeFaceMatchResponse {
+    /// `SUCCESS` or `MULTIPLE_FACE_DETECTED`.
+    pub status: String,
+    pub ref_id: i64,
+    pub verification_id: String,
+    /// `YES` or `NO`.
+    pub face_match_result: String,
+    pub face_match_score: f64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CashfreeErrorBody {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub code: String,
+    pub message: String,
+}
 
 /// A Cashfree-shaped error.
 #[derive(Debug)]
@@ -30,7 +65,8 @@ fn validation(code: &'static str, message: impl Into<String>) -> CashfreeError {
 
 impl IntoResponse for CashfreeError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({"type": self.kind, "code": self.code, "message": self.message}))).into_response()
+        let body = CashfreeErrorBody { kind: self.kind.to_string(), code: self.code.to_string(), message: self.message };
+        (self.status, Json(body)).into_response()
     }
 }
 
@@ -66,6 +102,73 @@ fn internal(e: StoreError) -> CashfreeError {
     }
 }
 
+/// Cashfree's two 429s, from per-minute limits per client IP and per client id (0: no limit).
+pub struct RateLimits {
+    per_ip: Option<governor::DefaultKeyedRateLimiter<std::net::IpAddr>>,
+    per_operation: Option<governor::DefaultKeyedRateLimiter<String>>,
+}
+
+impl RateLimits {
+    pub fn new(per_ip: u32, per_operation: u32) -> RateLimits {
+        let quota = |n: u32| std::num::NonZeroU32::new(n).map(governor::Quota::per_minute);
+        RateLimits {
+            per_ip: quota(per_ip).map(governor::RateLimiter::keyed),
+            per_operation: quota(per_operation).map(governor::RateLimiter::keyed),
+        }
+    }
+
+    fn check<K: Clone + std::hash::Hash + Eq>(l: &Option<governor::DefaultKeyedRateLimiter<K>>, key: &K) -> bool {
+        let Some(l) = l else { return true };
+        // Keys of callers that went quiet are dropped, so the maps stay bounded.
+        if l.len() > 10_000 {
+            l.retain_recent();
+        }
+        l.check_key(key).is_ok()
+    }
+}
+
+fn rate_limited(code: &'static str, message: &str) -> CashfreeError {
+    CashfreeError { status: StatusCode::TOO_MANY_REQUESTS, kind: "rate_limit_error", code, message: message.into() }
+}
+
+/// The private half of the key pair whose public half Cashfree clients encrypt `x-cf-signature`
+/// with: RSA-OAEP (SHA-1, as `OPENSSL_PKCS1_OAEP_PADDING`) of `"<clientId>.<unix seconds>"`.
+pub struct SignatureKey(rsa::RsaPrivateKey);
+
+impl std::fmt::Debug for SignatureKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SignatureKey(<redacted>)")
+    }
+}
+
+/// How far a signature's timestamp may be from now, either way.
+pub const SIGNATURE_MAX_SKEW_SECS: i64 = 300;
+
+impl SignatureKey {
+    /// Reads a PEM private key (PKCS#8 `BEGIN PRIVATE KEY` or PKCS#1 `BEGIN RSA PRIVATE KEY`).
+    pub fn from_pem(pem: &str) -> Result<SignatureKey, String> {
+        use rsa::pkcs1::DecodeRsaPrivateKey;
+        use rsa::pkcs8::DecodePrivateKey;
+        rsa::RsaPrivateKey::from_pkcs8_pem(pem)
+            .or_else(|_| rsa::RsaPrivateKey::from_pkcs1_pem(pem))
+            .map(SignatureKey)
+            .map_err(|_| "not a PEM RSA private key (PKCS#8 or PKCS#1)".to_string())
+    }
+
+    /// True when `signature` decrypts to this client's id and a timestamp within the allowed skew.
+    pub fn verify(&self, client_id: &str, signature: &str, now: i64) -> bool {
+        use base64::Engine as _;
+        use subtle::ConstantTimeEq;
+        let Ok(ct) = base64::engine::general_purpose::STANDARD.decode(signature.trim()) else { return false };
+        let Ok(plain) = self.0.decrypt(rsa::Oaep::new::<sha1::Sha1>(), &ct) else { return false };
+        let Ok(plain) = String::from_utf8(plain) else { return false };
+        let Some((id, ts)) = plain.rsplit_once('.') else { return false };
+        let Ok(ts) = ts.parse::<i64>() else { return false };
+        let same: bool = (id.len() == client_id.len()) && bool::from(id.as_bytes().ct_eq(client_id.as_bytes()));
+        same && (now - ts).abs() <= SIGNATURE_MAX_SKEW_SECS
+    }
+}
+
 fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
 }
@@ -74,7 +177,31 @@ fn is_jpeg_or_png(b: &[u8]) -> bool {
     b.starts_with(&[0xFF, 0xD8, 0xFF]) || b.starts_with(b"\x89PNG\r\n\x1a\n")
 }
 
-pub async fn face_match(State(state): State<AppState>, req: Request) -> Result<Json<serde_json::Value>, CashfreeError> {
+/// Cashfree Verification face match.
+#[utoipa::path(post, path = "/verification/face-match", tag = "cashfree",
+    request_body(content = CashfreeFaceMatchRequest, content_type = "multipart/form-data"),
+    params(
+        ("x-client-id" = String, Header),
+        ("x-client-secret" = String, Header),
+        ("x-cf-signature" = Option<String>, Header, description = "Required when the server has a signature key: base64 RSA-OAEP(SHA-1) of `<clientId>.<unix seconds>`"),
+    ),
+    responses(
+        (status = 200, body = CashfreeFaceMatchResponse),
+        (status = 400, description = "Validation errors (`file_size_exceeded`, `file_format_invalid`, `first_image_missing`, ...)", body = CashfreeErrorBody),
+        (status = 401, description = "`authentication_failed`", body = CashfreeErrorBody),
+        (status = 403, description = "`x-cf-signature` missing or invalid", body = CashfreeErrorBody),
+        (status = 409, description = "`verification_id_already_exists` (kept across restarts)", body = CashfreeErrorBody),
+        (status = 422, description = "`face_not_detected`", body = CashfreeErrorBody),
+        (status = 429, description = "`too_many_requests_per_ip` / `too_many_requests_per_operation`", body = CashfreeErrorBody),
+        (status = 500, description = "`verification_failed`", body = CashfreeErrorBody),
+    ))]
+pub async fn face_match(State(state): State<AppState>, req: Request) -> Result<Json<CashfreeFaceMatchResponse>, CashfreeError> {
+    let ip = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+    if let Some(ip) = ip {
+        if !RateLimits::check(&state.cashfree_limits.per_ip, &ip) {
+            return Err(rate_limited("too_many_requests_per_ip", "Too many requests from the IP, rate limit reached"));
+        }
+    }
     let headers = req.headers().clone();
     let client_id =
         header(&headers, "x-client-id").ok_or_else(|| validation("x-client-id_missing", "x-client-id is missing in the request."))?;
@@ -92,6 +219,25 @@ pub async fn face_match(State(state): State<AppState>, req: Request) -> Result<J
             code: "authentication_failed",
             message: "Invalid clientId and clientSecret combination".into(),
         });
+    }
+    if let Some(key) = &state.config.cashfree_signature_key {
+        let forbidden = |message: &str| CashfreeError {
+            status: StatusCode::FORBIDDEN,
+            kind: "validation_error",
+            code: "authentication_failed",
+            message: message.into(),
+        };
+        let signature = header(&headers, "x-cf-signature").ok_or_else(|| forbidden("x-cf-signature missing in the request header"))?;
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let (key, id, sig) = (key.clone(), client_id.to_string(), signature.to_string());
+        // RSA decryption takes about a millisecond: off the async threads.
+        let valid = tokio::task::spawn_blocking(move || key.verify(&id, &sig, now)).await.unwrap_or(false);
+        if !valid {
+            return Err(forbidden("x-cf-signature is invalid or expired"));
+        }
+    }
+    if !RateLimits::check(&state.cashfree_limits.per_operation, &client_id.to_string()) {
+        return Err(rate_limited("too_many_requests_per_operation", "Too many requests for this operation, rate limit reached"));
     }
 
     let max = state.config.max_upload_bytes;
@@ -204,13 +350,13 @@ pub async fn face_match(State(state): State<AppState>, req: Request) -> Result<J
         return Err(internal(e));
     }
     let (status, result, score) = outcome?;
-    Ok(Json(json!({
-        "status": status,
-        "ref_id": ref_id,
-        "verification_id": verification_id,
-        "face_match_result": result,
-        "face_match_score": score,
-    })))
+    Ok(Json(CashfreeFaceMatchResponse {
+        status: status.into(),
+        ref_id,
+        verification_id,
+        face_match_result: result.into(),
+        face_match_score: score,
+    }))
 }
 
 /// (status, face_match_result, face_match_score) for the pair, or a Cashfree error.

@@ -57,6 +57,10 @@ pub fn jpeg(img: &image::RgbImage) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// An aligned face crop linked from a Didit response (`source_image` / `target_image`).
+#[utoipa::path(get, path = "/didit/images/{id}", tag = "didit",
+    params(("id" = String, Path, description = "The crop's random id followed by `.jpg`")),
+    responses((status = 200, description = "JPEG", content_type = "image/jpeg"), (status = 404, description = "Unknown or expired")))]
 pub async fn serve_crop(State(state): State<AppState>, Path(id): Path<String>) -> Response {
     let id = id.trim_end_matches(".jpg");
     match (id.len() == 32).then(|| state.crops.get(id)).flatten() {

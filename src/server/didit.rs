@@ -12,7 +12,9 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::Engine as _;
+use serde::Serialize;
 use serde_json::{json, Value};
+use utoipa::ToSchema;
 
 use super::error::ApiError;
 use super::{crops, AppState};
@@ -24,11 +26,106 @@ pub const TOKEN_TTL_SECS: i64 = 24 * 3600;
 pub const API_KEY_TTL_SECS: i64 = 10 * 365 * 24 * 3600;
 const FORMATS: &str = "Invalid image format. Supported formats: JPEG, PNG, WebP.";
 
+/// Didit's multipart request (v2: `options` JSON; v3: the threshold and flags as fields).
+#[derive(ToSchema)]
+#[allow(dead_code)] // documentation of the request
+pub struct DiditFaceMatchRequest {
+    /// JPEG, PNG or WebP.
+    #[schema(value_type = String, format = Binary)]
+    user_image: Vec<u8>,
+    #[schema(value_type = String, format = Binary)]
+    ref_image: Vec<u8>,
+    /// v2: JSON string `{"face_match_score_decline_threshold": 0-100 (default 30),
+    /// "face_match_score_review_threshold": 0-100}`.
+    options: Option<String>,
+    /// v3 only: 0-100, default 30.
+    face_match_score_decline_threshold: Option<String>,
+    /// v3 only.
+    rotate_image: Option<bool>,
+    save_api_request: Option<bool>,
+    vendor_data: Option<String>,
+    /// v3 only: a JSON object.
+    metadata: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DiditWarning {
+    /// `LOW_FACE_MATCH_SIMILARITY`, `NO_REFERENCE_IMAGE`, `MULTIPLE_FACES_DETECTED`, `LOW_RESOLUTION_IMAGE`, ...
+    pub risk: String,
+    #[schema(value_type = Option<Object>)]
+    pub additional_data: Option<Value>,
+    pub log_type: String,
+    pub short_description: String,
+    pub long_description: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DiditV2FaceMatch {
+    /// `Approved`, `In Review` or `Declined`.
+    pub status: String,
+    /// 0-100, two decimals; null when a face is missing.
+    pub score: Option<f64>,
+    /// URL of the aligned user face crop (expires after 60 minutes).
+    pub source_image: Option<String>,
+    pub target_image: Option<String>,
+    pub warnings: Vec<DiditWarning>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DiditV2Response {
+    pub request_id: String,
+    pub face_match: DiditV2FaceMatch,
+    /// ISO 8601.
+    pub created_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DiditEntity {
+    pub bbox: [i64; 4],
+    pub confidence: f32,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DiditImageEntities {
+    pub entities: Vec<DiditEntity>,
+    pub best_angle: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DiditV3FaceMatch {
+    pub status: String,
+    /// 0-100; null when a face is missing (0 when `save_api_request` is false).
+    #[schema(value_type = Option<f64>)]
+    pub score: Value,
+    pub user_image: DiditImageEntities,
+    pub ref_image: DiditImageEntities,
+    pub warnings: Vec<DiditWarning>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DiditV3Response {
+    pub request_id: String,
+    pub face_match: DiditV3FaceMatch,
+    pub created_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DiditTokenResponse {
+    pub access_token: String,
+    pub token_type: String,
+    pub expires_in: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DiditErrorBody {
+    pub detail: String,
+}
+
 pub struct DiditError(StatusCode, String);
 
 impl IntoResponse for DiditError {
     fn into_response(self) -> Response {
-        (self.0, Json(json!({"detail": self.1}))).into_response()
+        (self.0, Json(DiditErrorBody { detail: self.1 })).into_response()
     }
 }
 
@@ -50,6 +147,10 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, StoreError> +
 
 /// `POST /auth/v2/token/`: `Authorization: Basic base64(client_id:client_secret)`, form
 /// `grant_type=client_credentials` → `{"access_token", "token_type", "expires_in"}` (24 h).
+#[utoipa::path(post, path = "/auth/v2/token/", tag = "didit",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "`grant_type=client_credentials`"),
+    params(("Authorization" = String, Header, description = "`Basic base64(client_id:client_secret)`")),
+    responses((status = 200, body = DiditTokenResponse), (status = 400, body = DiditErrorBody), (status = 401, body = DiditErrorBody)))]
 pub async fn token(State(state): State<AppState>, req: Request) -> Response {
     let basic = req
         .headers()
@@ -82,7 +183,9 @@ pub async fn token(State(state): State<AppState>, req: Request) -> Response {
     })
     .await;
     match result {
-        Ok(Some(t)) => Json(json!({"access_token": t, "token_type": "Bearer", "expires_in": TOKEN_TTL_SECS})).into_response(),
+        Ok(Some(t)) => {
+            Json(DiditTokenResponse { access_token: t, token_type: "Bearer".into(), expires_in: TOKEN_TTL_SECS }).into_response()
+        }
         Ok(None) => detail(StatusCode::UNAUTHORIZED, "Invalid client credentials.").into_response(),
         Err(e) => e.into_response(),
     }
@@ -193,8 +296,14 @@ fn threshold_in(v: &Value, name: &str) -> Result<Option<f64>, DiditError> {
     }
 }
 
-fn warning(risk: &str, short: &str, long: &str) -> Value {
-    json!({"risk": risk, "additional_data": null, "log_type": "warning", "short_description": short, "long_description": long})
+fn warning(risk: &str, short: &str, long: &str) -> DiditWarning {
+    DiditWarning {
+        risk: risk.into(),
+        additional_data: None,
+        log_type: "warning".into(),
+        short_description: short.into(),
+        long_description: long.into(),
+    }
 }
 
 fn base_url(state: &AppState, headers: &HeaderMap) -> String {
@@ -209,7 +318,7 @@ fn base_url(state: &AppState, headers: &HeaderMap) -> String {
 struct Outcome {
     status: &'static str,
     score: Option<f64>,
-    warnings: Vec<Value>,
+    warnings: Vec<DiditWarning>,
     user: Analysis,
     reference: Analysis,
 }
@@ -282,14 +391,20 @@ fn now_iso() -> String {
     time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 
-fn crop_url(state: &AppState, base: &str, a: &Analysis) -> Value {
-    match a.aligned.as_ref().and_then(crops::jpeg) {
-        Some(j) => json!(format!("{base}/didit/images/{}.jpg", state.crops.put(j))),
-        None => Value::Null,
-    }
+fn crop_url(state: &AppState, base: &str, a: &Analysis) -> Option<String> {
+    a.aligned.as_ref().and_then(crops::jpeg).map(|j| format!("{base}/didit/images/{}.jpg", state.crops.put(j)))
 }
 
-pub async fn face_match_v2(State(state): State<AppState>, req: Request) -> Result<Json<Value>, DiditError> {
+/// Didit v2 face match (also without the trailing slash).
+#[utoipa::path(post, path = "/v2/face-match/", tag = "didit",
+    request_body(content = DiditFaceMatchRequest, content_type = "multipart/form-data"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Approved, In Review or Declined (also when a face is missing)", body = DiditV2Response),
+        (status = 400, body = DiditErrorBody), (status = 401, body = DiditErrorBody), (status = 403, body = DiditErrorBody),
+        (status = 413, body = DiditErrorBody), (status = 429, description = "Busy", body = DiditErrorBody),
+    ))]
+pub async fn face_match_v2(State(state): State<AppState>, req: Request) -> Result<Json<DiditV2Response>, DiditError> {
     authorize(&state, req.headers(), Version::V2).await?;
     let base = base_url(&state, req.headers());
     let form = read_form(&state, req, Version::V2).await?;
@@ -301,25 +416,37 @@ pub async fn face_match_v2(State(state): State<AppState>, req: Request) -> Resul
         .unwrap_or(vendor::DIDIT_DEFAULT_DECLINE as f64);
     let review = threshold_in(&options["face_match_score_review_threshold"], "face_match_score_review_threshold")?;
     let o = run(&state, form, decline, review, Version::V2).await?;
-    Ok(Json(json!({
-        "request_id": uuid::Uuid::new_v4().to_string(),
-        "face_match": {
-            "status": o.status,
-            "score": o.score,
-            "source_image": crop_url(&state, &base, &o.user),
-            "target_image": crop_url(&state, &base, &o.reference),
-            "warnings": o.warnings,
+    Ok(Json(DiditV2Response {
+        request_id: uuid::Uuid::new_v4().to_string(),
+        face_match: DiditV2FaceMatch {
+            status: o.status.into(),
+            score: o.score,
+            source_image: crop_url(&state, &base, &o.user),
+            target_image: crop_url(&state, &base, &o.reference),
+            warnings: o.warnings,
         },
-        "created_at": now_iso(),
-    })))
+        created_at: now_iso(),
+    }))
 }
 
-fn entities(a: &Analysis) -> Value {
+fn entities(a: &Analysis) -> DiditImageEntities {
     // facematch estimates no age or gender: `bbox` and `confidence` only.
-    json!({"entities": a.faces.iter().map(|f| json!({"bbox": f.bbox.map(|x| x.round() as i64), "confidence": f.score})).collect::<Vec<_>>(), "best_angle": 0})
+    DiditImageEntities {
+        entities: a.faces.iter().map(|f| DiditEntity { bbox: f.bbox.map(|x| x.round() as i64), confidence: f.score }).collect(),
+        best_angle: 0,
+    }
 }
 
-pub async fn face_match_v3(State(state): State<AppState>, req: Request) -> Result<Json<Value>, DiditError> {
+/// Didit v3 face match (`x-api-key`; also without the trailing slash).
+#[utoipa::path(post, path = "/v3/face-match/", tag = "didit",
+    request_body(content = DiditFaceMatchRequest, content_type = "multipart/form-data"),
+    security(("didit_api_key" = [])),
+    responses(
+        (status = 200, body = DiditV3Response),
+        (status = 400, body = DiditErrorBody), (status = 401, body = DiditErrorBody), (status = 403, body = DiditErrorBody),
+        (status = 413, body = DiditErrorBody), (status = 429, description = "Busy", body = DiditErrorBody),
+    ))]
+pub async fn face_match_v3(State(state): State<AppState>, req: Request) -> Result<Json<DiditV3Response>, DiditError> {
     authorize(&state, req.headers(), Version::V3).await?;
     let form = read_form(&state, req, Version::V3).await?;
     let flag = |k: &str, default: bool| -> Result<bool, DiditError> {
@@ -348,15 +475,15 @@ pub async fn face_match_v3(State(state): State<AppState>, req: Request) -> Resul
         (None, true) => Value::Null,
         (None, false) => json!(0),
     };
-    Ok(Json(json!({
-        "request_id": uuid::Uuid::new_v4().to_string(),
-        "face_match": {
-            "status": o.status,
-            "score": score,
-            "user_image": entities(&o.user),
-            "ref_image": entities(&o.reference),
-            "warnings": o.warnings,
+    Ok(Json(DiditV3Response {
+        request_id: uuid::Uuid::new_v4().to_string(),
+        face_match: DiditV3FaceMatch {
+            status: o.status.into(),
+            score,
+            user_image: entities(&o.user),
+            ref_image: entities(&o.reference),
+            warnings: o.warnings,
         },
-        "created_at": now_iso(),
-    })))
+        created_at: now_iso(),
+    }))
 }

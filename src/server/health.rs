@@ -6,6 +6,9 @@ use serde_json::{json, Value};
 
 use super::AppState;
 
+/// Runs one real inference (detector and embedder) on a built-in image.
+#[utoipa::path(get, path = "/health", tag = "operations",
+    responses((status = 200, description = "`{\"status\": \"ok\", \"pack\", \"inference_ms\"}`"), (status = 503, description = "`{\"status\": \"unavailable\", \"reason\"}`")))]
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let (tx, rx) = tokio::sync::oneshot::channel();
     let queued = state.engine.try_probe(move |r| {
@@ -26,6 +29,8 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     }
 }
 
+/// The models are loaded and the port is open.
+#[utoipa::path(get, path = "/ready", tag = "operations", responses((status = 200, description = "`{\"status\": \"ready\", \"pack\", \"queue\"}`")))]
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     (StatusCode::OK, Json(json!({"status": "ready", "pack": state.engine.pack().manifest.name, "queue": state.engine.queue_len()})))
 }

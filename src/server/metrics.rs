@@ -55,6 +55,8 @@ pub fn record_analysis(a: &Analysis) {
     metrics::histogram!("facematch_faces_per_image").record(a.face_count() as f64);
 }
 
+/// Prometheus metrics: requests by route pattern and status, stage latencies, queue depth, faces per image.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 pub async fn render() -> Response {
     match handle() {
         Some(h) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], h.render()).into_response(),

@@ -7,6 +7,7 @@ pub mod error;
 pub mod health;
 pub mod metrics;
 pub mod native;
+pub mod openapi;
 pub mod valify;
 pub mod videosdk;
 
@@ -16,6 +17,9 @@ use std::sync::Arc;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::engine::{Analysis, Engine};
 use crate::error::{Error, Result};
@@ -35,6 +39,11 @@ pub struct ServerConfig {
     /// or refused with 400 when `didit_enforce_min_side` is set.
     pub didit_min_side: u32,
     pub didit_enforce_min_side: bool,
+    /// Cashfree rate limits, requests per minute (0: none): per client IP and per client id.
+    pub cashfree_rate_per_ip: u32,
+    pub cashfree_rate_per_operation: u32,
+    /// Cashfree's two-factor "Public Key" mode: when set, `x-cf-signature` is required.
+    pub cashfree_signature_key: Option<Arc<cashfree::SignatureKey>>,
 }
 
 impl Default for ServerConfig {
@@ -46,6 +55,9 @@ impl Default for ServerConfig {
             public_url: None,
             didit_min_side: 480,
             didit_enforce_min_side: false,
+            cashfree_rate_per_ip: 0,
+            cashfree_rate_per_operation: 0,
+            cashfree_signature_key: None,
         }
     }
 }
@@ -56,38 +68,49 @@ pub struct AppState {
     pub config: Arc<ServerConfig>,
     pub store: Arc<dyn crate::store::Store>,
     pub crops: Arc<crops::CropCache>,
+    pub cashfree_limits: Arc<cashfree::RateLimits>,
 }
 
 impl AppState {
     pub fn new(engine: Arc<Engine>, store: Arc<dyn crate::store::Store>, config: ServerConfig) -> AppState {
-        AppState { engine, config: Arc::new(config), store, crops: Arc::new(crops::CropCache::default()) }
+        let cashfree_limits = Arc::new(cashfree::RateLimits::new(config.cashfree_rate_per_ip, config.cashfree_rate_per_operation));
+        AppState { engine, config: Arc::new(config), store, crops: Arc::new(crops::CropCache::default()), cashfree_limits }
     }
+}
+
+/// Every documented route, registered with its OpenAPI description so the two cannot drift apart.
+/// Aliases (trailing slash or not, Valify's v1 path) are added undocumented in [`router`].
+pub(crate) fn documented_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(native::compare))
+        .routes(routes!(native::detect))
+        .routes(routes!(native::embed))
+        .routes(routes!(cashfree::face_match))
+        .routes(routes!(videosdk::verify))
+        .routes(routes!(valify::token))
+        .routes(routes!(valify::face_match))
+        .routes(routes!(didit::token))
+        .routes(routes!(didit::face_match_v2))
+        .routes(routes!(didit::face_match_v3))
+        .routes(routes!(crops::serve_crop))
+        .routes(routes!(metrics::render))
+        .routes(routes!(health::health))
+        .routes(routes!(health::ready))
 }
 
 pub fn router(state: AppState) -> Router {
     let limit = state.config.max_body_bytes;
     metrics::handle();
-    Router::new()
-        .route("/v1/compare", post(native::compare))
-        .route("/v1/detect", post(native::detect))
-        .route("/v1/embed", post(native::embed))
-        .route("/verification/face-match", post(cashfree::face_match))
-        .route("/ai/v1/face-verification/verify", post(videosdk::verify))
-        .route("/api/o/token/", post(valify::token))
-        .route("/api/v1.1/face/match/", post(valify::face_match))
+    let (documented, _) = documented_routes().split_for_parts();
+    documented
         .route("/api/v1.1/face/match", post(valify::face_match))
         .route("/api/v1/face/match", post(valify::face_match))
         .route("/api/v1/face/match/", post(valify::face_match))
-        .route("/auth/v2/token/", post(didit::token))
         .route("/auth/v2/token", post(didit::token))
-        .route("/v2/face-match/", post(didit::face_match_v2))
         .route("/v2/face-match", post(didit::face_match_v2))
-        .route("/v3/face-match/", post(didit::face_match_v3))
         .route("/v3/face-match", post(didit::face_match_v3))
-        .route("/didit/images/{id}", get(crops::serve_crop))
-        .route("/metrics", get(metrics::render))
-        .route("/health", get(health::health))
-        .route("/ready", get(health::ready))
+        .route("/openapi.json", get(openapi::json))
+        .route("/docs", get(openapi::docs))
         .fallback(valify::not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(DefaultBodyLimit::max(limit))

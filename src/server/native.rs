@@ -7,7 +7,9 @@ use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::error::ApiError;
 use super::{analyse, AppState};
@@ -18,9 +20,120 @@ use crate::image_input::decode_base64_image;
 /// Text fields are short: thresholds and names, never images.
 const MAX_TEXT_FIELD: usize = 256;
 
+/// The native error body.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code: `missing_image`, `invalid_base64`, `invalid_image`,
+    /// `image_too_large`, `no_face`, `busy`, ...
+    pub code: String,
+    pub message: String,
+}
+
+/// `POST /v1/compare` as JSON (multipart takes the same names, images as file parts).
+#[derive(ToSchema)]
+#[allow(dead_code)] // documentation of the request: bodies are read field by field (JSON or multipart)
+pub struct CompareRequest {
+    /// Base64 image (JPEG, PNG, WebP, ...), optionally with a `data:image/...;base64,` prefix.
+    image_a: String,
+    image_b: String,
+    /// Decide at this false-match rate (0 < fmr < 1) ...
+    fmr: Option<f64>,
+    /// ... or at this calibrated score (0..1); default: the server's threshold.
+    threshold: Option<f64>,
+}
+
+/// `POST /v1/detect` and `/v1/embed` as JSON (multipart: a file part named `image`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ImageRequest {
+    /// Base64 image, optionally with a `data:image/...;base64,` prefix.
+    image: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UsedFace {
+    #[serde(rename = "box")]
+    pub bbox: [f32; 4],
+    pub landmarks: [[f32; 2]; 5],
+    pub score: f32,
+    /// The face came from the low-confidence fallback (a profile or degraded face).
+    pub low_confidence: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ImageReport {
+    pub width: u32,
+    pub height: u32,
+    /// Faces found, largest first.
+    pub faces: Vec<crate::detect::Face>,
+    pub face_count: usize,
+    /// The face the comparison used (the largest), if any.
+    pub used_face: Option<UsedFace>,
+    pub timings_ms: crate::engine::StageTimings,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Decision {
+    /// Calibrated score at or above which `match` is true.
+    pub threshold_score: f32,
+    /// The false-match rate that threshold stands for.
+    pub threshold_fmr: f64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ThresholdPoint {
+    pub fmr: f64,
+    pub cosine: f32,
+    pub score: f32,
+    /// Beyond the calibration data: fitted, not measured.
+    pub extrapolated: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CompareResponse {
+    /// Cosine similarity of the two faces' embeddings.
+    pub similarity: f32,
+    /// Calibrated score, -log10(FMR)/6 clamped to 0..1 (null when the pack is uncalibrated).
+    pub score: Option<f32>,
+    /// Estimated false-match rate of a similarity this high between different people.
+    pub fmr: Option<f64>,
+    pub fmr_extrapolated: Option<bool>,
+    #[serde(rename = "match")]
+    pub is_match: Option<bool>,
+    pub decision: Decision,
+    /// The pack's calibration: cosine and score at each false-match rate.
+    pub thresholds: Vec<ThresholdPoint>,
+    pub pack: String,
+    pub image_a: ImageReport,
+    pub image_b: ImageReport,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DetectResponse {
+    pub faces: Vec<crate::detect::Face>,
+    pub width: u32,
+    pub height: u32,
+    pub timings_ms: crate::engine::StageTimings,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EmbedResponse {
+    /// Unit-length embedding of the largest face.
+    pub embedding: Vec<f32>,
+    pub dim: usize,
+    pub pack: String,
+    pub image: ImageReport,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut r = (self.status, Json(json!({"error": {"code": self.code, "message": self.message}}))).into_response();
+        let mut r =
+            (self.status, Json(ErrorBody { error: ErrorDetail { code: self.code.to_string(), message: self.message } })).into_response();
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             r.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
         }
@@ -97,15 +210,20 @@ async fn read_fields(state: &AppState, req: Request, image_names: &[&str]) -> Re
     Ok(Fields { images, text })
 }
 
-fn image_json(a: &Analysis) -> Value {
-    json!({
-        "width": a.width,
-        "height": a.height,
-        "faces": a.faces,
-        "face_count": a.face_count(),
-        "used_face": a.chosen.map(|c| json!({"box": c.face.bbox, "landmarks": c.face.landmarks, "score": c.face.score, "low_confidence": c.low_confidence})),
-        "timings_ms": a.timings,
-    })
+fn image_report(a: &Analysis) -> ImageReport {
+    ImageReport {
+        width: a.width,
+        height: a.height,
+        faces: a.faces.clone(),
+        face_count: a.face_count(),
+        used_face: a.chosen.map(|c| UsedFace {
+            bbox: c.face.bbox,
+            landmarks: c.face.landmarks,
+            score: c.face.score,
+            low_confidence: c.low_confidence,
+        }),
+        timings_ms: a.timings,
+    }
 }
 
 /// The decision threshold on the calibrated score: `fmr` (a false-match rate) or `threshold` (a
@@ -134,7 +252,17 @@ fn decision_threshold(fields: &Fields, default: f32) -> Result<f32, ApiError> {
     Ok(default)
 }
 
-pub async fn compare(State(state): State<AppState>, req: Request) -> Result<Json<Value>, ApiError> {
+/// Compare the largest face of two images.
+#[utoipa::path(post, path = "/v1/compare", tag = "native",
+    request_body(content((CompareRequest = "application/json"), (CompareRequest = "multipart/form-data"))),
+    responses(
+        (status = 200, description = "Both images hold a face", body = CompareResponse),
+        (status = 400, description = "Missing image, bad base64, undecodable image, bad field", body = ErrorBody),
+        (status = 413, description = "An image or the body is too large", body = ErrorBody),
+        (status = 422, description = "No face in an image (`no_face`)", body = ErrorBody),
+        (status = 503, description = "Busy: the inference queue is full (Retry-After: 1)", body = ErrorBody),
+    ))]
+pub async fn compare(State(state): State<AppState>, req: Request) -> Result<Json<CompareResponse>, ApiError> {
     let mut fields = read_fields(&state, req, &["image_a", "image_b"]).await?;
     let threshold = decision_threshold(&fields, state.config.match_threshold)?;
     let a = fields.images.remove("image_a").unwrap_or_default();
@@ -152,41 +280,60 @@ pub async fn compare(State(state): State<AppState>, req: Request) -> Result<Json
     let similarity = c.similarity.unwrap_or(-1.0);
     let manifest = &engine.pack().manifest;
     let cal = manifest.calibrated(similarity);
-    let thresholds: Vec<Value> = manifest
+    let thresholds = manifest
         .calibration
         .iter()
         .flat_map(|k| k.points.iter())
-        .map(|p| json!({"fmr": p.fmr, "cosine": p.cosine, "score": score_of_fmr(p.fmr), "extrapolated": p.extrapolated}))
+        .map(|p| ThresholdPoint { fmr: p.fmr, cosine: p.cosine, score: score_of_fmr(p.fmr), extrapolated: p.extrapolated })
         .collect();
-    Ok(Json(json!({
-        "similarity": similarity,
-        "score": cal.map(|k| k.score),
-        "fmr": cal.map(|k| k.fmr),
-        "fmr_extrapolated": cal.map(|k| k.extrapolated),
-        "match": cal.map(|k| k.score >= threshold),
-        "decision": {"threshold_score": threshold, "threshold_fmr": 10f64.powf(-6.0 * threshold as f64)},
-        "thresholds": thresholds,
-        "pack": manifest.name,
-        "image_a": image_json(&c.a),
-        "image_b": image_json(&c.b),
-    })))
+    Ok(Json(CompareResponse {
+        similarity,
+        score: cal.map(|k| k.score),
+        fmr: cal.map(|k| k.fmr),
+        fmr_extrapolated: cal.map(|k| k.extrapolated),
+        is_match: cal.map(|k| k.score >= threshold),
+        decision: Decision { threshold_score: threshold, threshold_fmr: 10f64.powf(-6.0 * threshold as f64) },
+        thresholds,
+        pack: manifest.name.clone(),
+        image_a: image_report(&c.a),
+        image_b: image_report(&c.b),
+    }))
 }
 
-pub async fn detect(State(state): State<AppState>, req: Request) -> Result<Json<Value>, ApiError> {
+/// Detect faces: boxes, scores and five landmarks, largest first.
+#[utoipa::path(post, path = "/v1/detect", tag = "native",
+    request_body(content((ImageRequest = "application/json"), (ImageRequest = "multipart/form-data"))),
+    responses(
+        (status = 200, description = "Faces found (possibly none)", body = DetectResponse),
+        (status = 400, description = "Missing image, bad base64, undecodable image", body = ErrorBody),
+        (status = 413, description = "Too large", body = ErrorBody),
+        (status = 503, description = "Busy", body = ErrorBody),
+    ))]
+pub async fn detect(State(state): State<AppState>, req: Request) -> Result<Json<DetectResponse>, ApiError> {
     let mut fields = read_fields(&state, req, &["image"]).await?;
     let a = analyse(&state.engine, fields.images.remove("image").unwrap_or_default(), false)
         .await
         .map_err(|e| ApiError::for_image(&e, "image"))?;
-    Ok(Json(json!({"faces": a.faces, "width": a.width, "height": a.height, "timings_ms": a.timings})))
+    Ok(Json(DetectResponse { faces: a.faces, width: a.width, height: a.height, timings_ms: a.timings }))
 }
 
-pub async fn embed(State(state): State<AppState>, req: Request) -> Result<Json<Value>, ApiError> {
+/// Embed the largest face (unit-length vector of the pack's embedder).
+#[utoipa::path(post, path = "/v1/embed", tag = "native",
+    request_body(content((ImageRequest = "application/json"), (ImageRequest = "multipart/form-data"))),
+    responses(
+        (status = 200, description = "The largest face's embedding", body = EmbedResponse),
+        (status = 400, description = "Missing image, bad base64, undecodable image", body = ErrorBody),
+        (status = 413, description = "Too large", body = ErrorBody),
+        (status = 422, description = "No face", body = ErrorBody),
+        (status = 503, description = "Busy", body = ErrorBody),
+    ))]
+pub async fn embed(State(state): State<AppState>, req: Request) -> Result<Json<EmbedResponse>, ApiError> {
     let mut fields = read_fields(&state, req, &["image"]).await?;
     let a = analyse(&state.engine, fields.images.remove("image").unwrap_or_default(), true)
         .await
         .map_err(|e| ApiError::for_image(&e, "image"))?;
-    let Some(embedding) = &a.embedding else {
+    let Some(embedding) = a.embedding.clone() else {
         return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "no_face", "image: no face was found in the image"));
     };
-    Ok(Json(json!({"embedding": embedding, "dim": embedding.len(), "pack": state.engine.pack().manifest.name, "image": image_json(&a)})))
+    Ok(Json(EmbedResponse { dim: embedding.len(), embedding, pack: state.engine.pack().manifest.name.clone(), image: image_report(&a) }))
 }

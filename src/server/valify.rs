@@ -8,7 +8,9 @@ use axum::extract::{FromRequest, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
+use serde::Serialize;
 use serde_json::{json, Value};
+use utoipa::ToSchema;
 
 use super::error::ApiError;
 use super::AppState;
@@ -31,6 +33,64 @@ pub mod codes {
 pub const UNLIMITED_TRIALS: i64 = i32::MAX as i64;
 pub const TOKEN_TTL_SECS: i64 = 3600;
 pub const REFRESH_TTL_SECS: i64 = 30 * 24 * 3600;
+
+/// Valify's request as its doc's table shows it (the fields may also sit under `data`).
+#[derive(ToSchema)]
+#[allow(dead_code)] // documentation: the body is read leniently (top level or under `data`)
+pub struct ValifyMatchRequest {
+    /// Base64 image (JPEG/PNG), at most the upload limit (5 MB by default).
+    first_img: String,
+    second_img: String,
+    /// A bundle key (`trials_remaining` counts its quota).
+    bundle_key: String,
+    /// `en` or `ar`.
+    lang: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ValifyMatchResult {
+    pub is_similar: bool,
+    /// 0..1: the calibrated score.
+    pub confidence: f64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ValifyMatchResponse {
+    pub result: ValifyMatchResult,
+    pub transaction_id: String,
+    /// Trials left on the bundle key; 2147483647 for a bundle without a quota.
+    pub trials_remaining: i64,
+}
+
+/// Valify's error body; `error_code` on 422 only (4001 no face in first_img, 4002 in second_img,
+/// 4003 undecodable image, 4004 image too small, 4005 image too large, 4006 no trials left).
+#[derive(Serialize, ToSchema)]
+pub struct ValifyErrorBody {
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<i64>,
+}
+
+/// OAuth2 token request (form-encoded).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ValifyTokenRequest {
+    /// `password` or `client_credentials`.
+    grant_type: String,
+    client_id: String,
+    client_secret: String,
+    username: Option<String>,
+    password: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ValifyTokenResponse {
+    pub access_token: String,
+    pub token_type: String,
+    pub expires_in: i64,
+    pub refresh_token: String,
+    pub scope: String,
+}
 
 pub struct ValifyError {
     status: StatusCode,
@@ -56,11 +116,7 @@ fn unprocessable(code: i64, message: String) -> ValifyError {
 
 impl IntoResponse for ValifyError {
     fn into_response(self) -> Response {
-        let body = match self.error_code {
-            Some(c) => json!({"message": self.message, "error_code": c}),
-            None => json!({"message": self.message}),
-        };
-        (self.status, Json(body)).into_response()
+        (self.status, Json(ValifyErrorBody { message: self.message, error_code: self.error_code })).into_response()
     }
 }
 
@@ -101,7 +157,22 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
     (!t.is_empty() && t.len() <= 512).then(|| t.to_string())
 }
 
-pub async fn face_match(State(state): State<AppState>, req: Request) -> Result<Json<Value>, ValifyError> {
+/// Valify Face Match. Also served at `/api/v1.1/face/match`, `/api/v1/face/match` and
+/// `/api/v1/face/match/`.
+#[utoipa::path(post, path = "/api/v1.1/face/match/", tag = "valify",
+    request_body(content = ValifyMatchRequest, content_type = "application/json"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = ValifyMatchResponse),
+        (status = 400, description = "Bad Request", body = ValifyErrorBody),
+        (status = 401, description = "Unknown bundle key", body = ValifyErrorBody),
+        (status = 403, description = "Missing or invalid token", body = ValifyErrorBody),
+        (status = 415, description = "An image is not base64", body = ValifyErrorBody),
+        (status = 422, description = "No face, undecodable image, size, trials exhausted (`error_code`)", body = ValifyErrorBody),
+        (status = 429, description = "Busy", body = ValifyErrorBody),
+        (status = 500, body = ValifyErrorBody),
+    ))]
+pub async fn face_match(State(state): State<AppState>, req: Request) -> Result<Json<ValifyMatchResponse>, ValifyError> {
     let token = bearer(req.headers()).ok_or_else(|| err(StatusCode::FORBIDDEN, "Forbidden – specified access_token could not be found"))?;
     let store = state.store.clone();
     let client_id = blocking(move || store.check_token("valify", "access", &token))
@@ -149,11 +220,7 @@ pub async fn face_match(State(state): State<AppState>, req: Request) -> Result<J
     let store = state.store.clone();
     blocking(move || store.record_valify(&record)).await?;
     let (is_similar, confidence) = outcome?;
-    Ok(Json(json!({
-        "result": {"is_similar": is_similar, "confidence": confidence},
-        "transaction_id": transaction_id,
-        "trials_remaining": remaining,
-    })))
+    Ok(Json(ValifyMatchResponse { result: ValifyMatchResult { is_similar, confidence }, transaction_id, trials_remaining: remaining }))
 }
 
 async fn compare(state: &AppState, a: Vec<u8>, b: Vec<u8>) -> Result<(bool, f64), ValifyError> {
@@ -175,6 +242,14 @@ async fn compare(state: &AppState, a: Vec<u8>, b: Vec<u8>) -> Result<(bool, f64)
 /// `POST /api/o/token/` (OAuth2, form-encoded): `grant_type` `client_credentials` or `password`
 /// (with `username` and `password`: facematch keeps no user directory, so the client's own
 /// credentials are what authenticates) or `refresh_token`.
+/// OAuth2 token endpoint for Valify clients.
+#[utoipa::path(post, path = "/api/o/token/", tag = "valify",
+    request_body(content = ValifyTokenRequest, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, body = ValifyTokenResponse),
+        (status = 400, description = "`{\"error\": \"unsupported_grant_type\" | \"invalid_request\"}`"),
+        (status = 401, description = "`{\"error\": \"invalid_client\"}`"),
+    ))]
 pub async fn token(State(state): State<AppState>, Form(form): Form<HashMap<String, String>>) -> Response {
     let oauth = |status: StatusCode, error: &str| (status, Json(json!({"error": error}))).into_response();
     if form.values().any(|v| v.len() > 512) {
@@ -215,13 +290,13 @@ pub async fn token(State(state): State<AppState>, Form(form): Form<HashMap<Strin
     })
     .await;
     match issued {
-        Ok((access, refresh)) => Json(json!({
-            "access_token": access,
-            "token_type": "Bearer",
-            "expires_in": TOKEN_TTL_SECS,
-            "refresh_token": refresh,
-            "scope": "read write",
-        }))
+        Ok((access, refresh)) => Json(ValifyTokenResponse {
+            access_token: access,
+            token_type: "Bearer".into(),
+            expires_in: TOKEN_TTL_SECS,
+            refresh_token: refresh,
+            scope: "read write".into(),
+        })
         .into_response(),
         Err(e) => e.into_response(),
     }

@@ -8,18 +8,38 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::error::ApiError;
 use super::AppState;
 use crate::engine::Comparison;
 use crate::image_input::decode_base64_image;
 
+#[derive(ToSchema)]
+#[allow(dead_code)] // documentation of the request
+pub struct VideoSdkVerifyRequest {
+    /// `data:image/jpeg;base64,...` (bare base64 accepted).
+    img1: String,
+    img2: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct VideoSdkVerifyResponse {
+    pub verified: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct VideoSdkErrorBody {
+    pub message: String,
+}
+
 pub struct VideoSdkError(StatusCode, String);
 
 impl IntoResponse for VideoSdkError {
     fn into_response(self) -> Response {
-        (self.0, Json(json!({"message": self.1}))).into_response()
+        (self.0, Json(VideoSdkErrorBody { message: self.1 })).into_response()
     }
 }
 
@@ -76,7 +96,20 @@ async fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), VideoSdk
     Ok(())
 }
 
-pub async fn verify(State(state): State<AppState>, req: Request) -> Result<Json<Value>, VideoSdkError> {
+/// VideoSDK face verification. `Authorization: <JWT>` (no `Bearer`): HS256 with the API secret,
+/// `apikey` claim, `exp` checked.
+#[utoipa::path(post, path = "/ai/v1/face-verification/verify", tag = "videosdk",
+    request_body(content = VideoSdkVerifyRequest, content_type = "application/json"),
+    security(("videosdk_jwt" = [])),
+    responses(
+        (status = 200, body = VideoSdkVerifyResponse),
+        (status = 400, body = VideoSdkErrorBody),
+        (status = 401, body = VideoSdkErrorBody),
+        (status = 413, body = VideoSdkErrorBody),
+        (status = 429, description = "Busy", body = VideoSdkErrorBody),
+        (status = 500, body = VideoSdkErrorBody),
+    ))]
+pub async fn verify(State(state): State<AppState>, req: Request) -> Result<Json<VideoSdkVerifyResponse>, VideoSdkError> {
     authorize(&state, req.headers()).await?;
     let Json(body): Json<Value> = Json::from_request(req, &()).await.map_err(|e| VideoSdkError(e.status(), "Invalid JSON body".into()))?;
     let max = state.config.max_upload_bytes;
@@ -103,5 +136,5 @@ pub async fn verify(State(state): State<AppState>, req: Request) -> Result<Json<
     }
     let c = Comparison::of(ra, rb);
     let s = super::calibrated_score(engine, &c);
-    Ok(Json(json!({"verified": s >= state.config.match_threshold})))
+    Ok(Json(VideoSdkVerifyResponse { verified: s >= state.config.match_threshold }))
 }

@@ -79,6 +79,9 @@ pub trait Store: Send + Sync {
     fn record_valify(&self, t: &ValifyTransaction) -> StoreResult<()>;
     /// Creates a client with a fresh random secret (stored as a hash).
     fn add_client(&self, scheme: &str, client_id: Option<&str>) -> StoreResult<NewClient>;
+    /// Creates or updates a client with a given secret (operator-provisioned credentials); true
+    /// when something changed. A revoked client stays revoked.
+    fn provision_client(&self, scheme: &str, client_id: &str, secret: &str) -> StoreResult<bool>;
     fn list_clients(&self) -> StoreResult<Vec<Client>>;
     fn revoke_client(&self, scheme: &str, client_id: &str) -> StoreResult<bool>;
     /// True when the pair matches a live client; compared in constant time.

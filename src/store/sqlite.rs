@@ -111,6 +111,20 @@ impl Store for SqliteStore {
         Ok(NewClient { scheme: scheme.to_string(), client_id, secret })
     }
 
+    fn provision_client(&self, scheme: &str, client_id: &str, secret: &str) -> StoreResult<bool> {
+        let signing = (scheme == "videosdk").then(|| secret.to_string());
+        let n = self
+            .conn()
+            .execute(
+                "INSERT INTO clients (scheme, client_id, secret_hash, signing_secret, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (scheme, client_id) DO UPDATE SET secret_hash = excluded.secret_hash, signing_secret = excluded.signing_secret
+                 WHERE secret_hash <> excluded.secret_hash",
+                params![scheme, client_id, hash_secret(secret), signing, now()],
+            )
+            .map_err(db)?;
+        Ok(n > 0)
+    }
+
     fn list_clients(&self) -> StoreResult<Vec<Client>> {
         let conn = self.conn();
         let mut st = conn.prepare("SELECT scheme, client_id, created_at, revoked FROM clients ORDER BY scheme, created_at").map_err(db)?;
@@ -281,6 +295,11 @@ mod tests {
         let v = s.add_client("videosdk", Some("key1")).unwrap();
         assert_eq!(s.signing_secret("videosdk", "key1").unwrap(), Some(v.secret));
         assert!(matches!(s.add_client("videosdk", Some("key1")), Err(StoreError::Conflict)));
+        assert!(s.provision_client("valify", "ops", "0123456789abcdef").unwrap());
+        assert!(!s.provision_client("valify", "ops", "0123456789abcdef").unwrap(), "same secret: nothing changes");
+        assert!(s.check_client("valify", "ops", "0123456789abcdef").unwrap());
+        assert!(s.provision_client("valify", "ops", "fedcba9876543210").unwrap());
+        assert!(!s.check_client("valify", "ops", "0123456789abcdef").unwrap(), "the old secret no longer works");
     }
 
     #[test]
