@@ -201,6 +201,11 @@ pub struct ServeArgs {
     /// Didit: refuse photos below the minimum side with 400 (default: compare them and add a warning).
     #[arg(long, env = "FACEMATCH_DIDIT_ENFORCE_MIN_SIDE")]
     pub didit_enforce_min_side: bool,
+    /// False-match rate of a whole 1:N search (FACEKI face-check, /v1/identify): the chance that a
+    /// person who is not enrolled matches someone. Each comparison is held to this divided by the
+    /// number of enrolled faces.
+    #[arg(long, env = "FACEMATCH_IDENTIFY_FMR", default_value_t = 1e-3)]
+    pub identify_fmr: f64,
     /// Cashfree: requests per minute allowed from one IP address (0: no limit); beyond it, 429
     /// `too_many_requests_per_ip`.
     #[arg(long, env = "FACEMATCH_CASHFREE_RATE_PER_IP", default_value_t = 0)]
@@ -227,6 +232,7 @@ impl ServeArgs {
             cashfree_rate_per_ip: self.cashfree_rate_per_ip,
             cashfree_rate_per_operation: self.cashfree_rate_per_operation,
             cashfree_signature_key: None,
+            identify_fmr: self.identify_fmr,
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod embed;
 pub mod engine;
 pub mod error;
 pub mod eval;
+pub mod gallery;
 pub mod image_input;
 pub mod letterbox;
 pub mod manifest;

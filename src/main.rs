@@ -119,6 +119,10 @@ fn first_start_credentials(store: &dyn facematch::store::Store) -> Result<(), Cl
             continue;
         }
         let c = store.add_client(scheme, None).map_err(fail)?;
+        if scheme == "native" {
+            eprintln!("facematch: new native API key (shown once, stored hashed; Authorization: Bearer <key>): {}", c.secret);
+            continue;
+        }
         eprintln!("facematch: new {scheme} credentials (shown once, stored hashed): client_id={} secret={}", c.client_id, c.secret);
         if scheme == "didit" {
             let key = store.issue_token("didit", &c.client_id, "api_key", facematch::server::didit::API_KEY_TTL_SECS).map_err(fail)?;
@@ -221,6 +225,9 @@ fn run(cli: &Cli) -> CliResult {
         }
         Command::Clients { .. } => {}
         Command::Serve(args) => {
+            if !(args.identify_fmr > 0.0 && args.identify_fmr < 1.0) {
+                return Err((Error::Internal("--identify-fmr must lie strictly between 0 and 1".into()), None));
+            }
             let mut config = args.server_config();
             if let Some(path) = &args.cashfree_signature_key {
                 let pem = std::fs::read_to_string(path)
@@ -232,7 +239,9 @@ fn run(cli: &Cli) -> CliResult {
             let store = open_store(args.state_dir.as_deref())?;
             provision_clients(&store, &args.clients)?;
             first_start_credentials(&store)?;
-            let state = facematch::server::AppState::new(std::sync::Arc::new(engine), std::sync::Arc::new(store), config);
+            let state = facematch::server::AppState::try_new(std::sync::Arc::new(engine), std::sync::Arc::new(store), config)
+                .map_err(|e| (Error::Internal(e.to_string()), None))?;
+            eprintln!("facematch: {} enrolled faces loaded for 1:N search", state.gallery.len());
             let rt = tokio::runtime::Runtime::new().map_err(|e| (Error::Internal(e.to_string()), None))?;
             let listen = &args.listen;
             rt.block_on(async {

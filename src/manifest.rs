@@ -31,6 +31,15 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// Identifies the embedding space of enrolled faces: the embedder's sha256 when pinned, else its
+    /// file name. A face enrolled under another id cannot be compared and must be enrolled again.
+    pub fn embedding_model_id(&self) -> String {
+        match &self.embedder.model.sha256 {
+            Some(sha) => format!("{}@sha256:{}", self.embedder.model.file, &sha[..sha.len().min(16)]),
+            None => self.embedder.model.file.clone(),
+        }
+    }
+
     /// The calibrated score and FMR of a cosine similarity, when the pack is calibrated.
     pub fn calibrated(&self, cosine: f32) -> Option<crate::calibration::Calibrated> {
         self.calibration.as_ref().map(|c| c.calibrate(cosine))

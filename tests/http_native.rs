@@ -15,9 +15,11 @@ use tower::ServiceExt;
 fn state() -> AppState {
     static ENGINE: std::sync::OnceLock<Arc<facematch::Engine>> = std::sync::OnceLock::new();
     let engine = ENGINE.get_or_init(|| Arc::new(engine("yunet-sface"))).clone();
+    let store = Arc::new(facematch::store::SqliteStore::in_memory().unwrap());
+    with_native_key(store.as_ref());
     AppState::new(
         engine,
-        Arc::new(facematch::store::SqliteStore::in_memory().unwrap()),
+        store,
         ServerConfig { max_body_bytes: 8 * 1024 * 1024, max_upload_bytes: 3 * 1024 * 1024, ..ServerConfig::default() },
     )
 }
@@ -34,7 +36,11 @@ fn mirrored(bytes: &[u8]) -> Vec<u8> {
 }
 
 async fn call(path: &str, body: Value) -> (StatusCode, Value) {
-    let req = Request::post(path).header("content-type", "application/json").body(Body::from(body.to_string())).unwrap();
+    let req = Request::post(path)
+        .header("authorization", NATIVE_BEARER)
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
     let resp = router(state()).oneshot(req).await.unwrap();
     let status = resp.status();
     let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
@@ -84,7 +90,11 @@ async fn compare_errors_are_in_shape() {
     // A body over the request limit (8 MB here).
     let (s, _) = call("/v1/compare", json!({"image_a": "A".repeat(9_000_000)})).await;
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
-    let req = Request::post("/v1/compare").header("content-type", "application/json").body(Body::from("{not json")).unwrap();
+    let req = Request::post("/v1/compare")
+        .header("authorization", NATIVE_BEARER)
+        .header("content-type", "application/json")
+        .body(Body::from("{not json"))
+        .unwrap();
     assert_eq!(router(state()).oneshot(req).await.unwrap().status(), StatusCode::BAD_REQUEST);
 }
 
@@ -98,6 +108,7 @@ async fn multipart_detect_embed_and_health() {
     body.extend_from_slice(&solvay);
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
     let req = Request::post("/v1/detect")
+        .header("authorization", NATIVE_BEARER)
         .header("content-type", format!("multipart/form-data; boundary={boundary}"))
         .body(Body::from(body))
         .unwrap();
@@ -174,6 +185,7 @@ async fn overload_is_answered_in_shape() {
     let engine = Arc::new(facematch::Engine::new(c).unwrap());
     let store = Arc::new(facematch::store::SqliteStore::in_memory().unwrap());
     let cf = facematch::store::Store::add_client(store.as_ref(), "cashfree", None).unwrap();
+    with_native_key(store.as_ref());
     let state = AppState::new(engine, store, ServerConfig::default());
     let newton = read(&sample("newton.png"));
     let body = json!({"image_a": b64(&newton), "image_b": b64(&newton)}).to_string();
@@ -182,7 +194,11 @@ async fn overload_is_answered_in_shape() {
         let (state, body, newton, cf) = (state.clone(), body.clone(), newton.clone(), (cf.client_id.clone(), cf.secret.clone()));
         tasks.push(tokio::spawn(async move {
             let req = if i % 2 == 0 {
-                Request::post("/v1/compare").header("content-type", "application/json").body(Body::from(body)).unwrap()
+                Request::post("/v1/compare")
+                    .header("authorization", NATIVE_BEARER)
+                    .header("content-type", "application/json")
+                    .body(Body::from(body))
+                    .unwrap()
             } else {
                 let b = "xx";
                 let mut m = Vec::new();
@@ -229,4 +245,24 @@ async fn overload_is_answered_in_shape() {
         }
     }
     assert!(busy > 0, "16 simultaneous requests on one worker with one queue slot should overflow");
+}
+
+#[tokio::test]
+async fn the_native_api_needs_a_key() {
+    for (auth, status) in
+        [(None, StatusCode::UNAUTHORIZED), (Some("Bearer wrong"), StatusCode::UNAUTHORIZED), (Some(NATIVE_BEARER), StatusCode::BAD_REQUEST)]
+    {
+        let mut req = Request::post("/v1/detect").header("content-type", "application/json");
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        let resp = router(state()).oneshot(req.body(Body::from("{}")).unwrap()).await.unwrap();
+        assert_eq!(resp.status(), status);
+        let v: Value = serde_json::from_slice(&axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap()).unwrap();
+        if status == StatusCode::UNAUTHORIZED {
+            assert_eq!(v["error"]["code"], "unauthorized");
+        }
+    }
+    let req = Request::post("/v1/detect").header("content-type", "application/json").header("x-api-key", NATIVE_KEY);
+    assert_eq!(router(state()).oneshot(req.body(Body::from("{}")).unwrap()).await.unwrap().status(), StatusCode::BAD_REQUEST);
 }

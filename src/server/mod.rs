@@ -4,10 +4,12 @@ pub mod cashfree;
 pub mod crops;
 pub mod didit;
 pub mod error;
+pub mod faceki;
 pub mod health;
 pub mod metrics;
 pub mod native;
 pub mod openapi;
+pub mod subjects;
 pub mod valify;
 pub mod videosdk;
 
@@ -44,6 +46,10 @@ pub struct ServerConfig {
     pub cashfree_rate_per_operation: u32,
     /// Cashfree's two-factor "Public Key" mode: when set, `x-cf-signature` is required.
     pub cashfree_signature_key: Option<Arc<cashfree::SignatureKey>>,
+    /// Default false-match rate of a whole 1:N search (the false-positive identification rate):
+    /// FACEKI's face-check and `/v1/identify` decide at it. 1e-3 is the operating point NIST's
+    /// FRVT 1:N reports use.
+    pub identify_fmr: f64,
 }
 
 impl Default for ServerConfig {
@@ -58,6 +64,7 @@ impl Default for ServerConfig {
             cashfree_rate_per_ip: 0,
             cashfree_rate_per_operation: 0,
             cashfree_signature_key: None,
+            identify_fmr: 1e-3,
         }
     }
 }
@@ -69,12 +76,39 @@ pub struct AppState {
     pub store: Arc<dyn crate::store::Store>,
     pub crops: Arc<crops::CropCache>,
     pub cashfree_limits: Arc<cashfree::RateLimits>,
+    /// Enrolled faces of the engine's embedding model, in memory for 1:N search.
+    pub gallery: Arc<crate::gallery::Gallery>,
 }
 
 impl AppState {
-    pub fn new(engine: Arc<Engine>, store: Arc<dyn crate::store::Store>, config: ServerConfig) -> AppState {
+    /// The state, with the enrolled faces loaded from the store into the gallery.
+    pub fn try_new(engine: Arc<Engine>, store: Arc<dyn crate::store::Store>, config: ServerConfig) -> crate::store::StoreResult<AppState> {
         let cashfree_limits = Arc::new(cashfree::RateLimits::new(config.cashfree_rate_per_ip, config.cashfree_rate_per_operation));
-        AppState { engine, config: Arc::new(config), store, crops: Arc::new(crops::CropCache::default()), cashfree_limits }
+        let manifest = &engine.pack().manifest;
+        let gallery = crate::gallery::Gallery::new(manifest.embedder.dim);
+        let model = manifest.embedding_model_id();
+        store.faces(&model, &mut |f| {
+            gallery.insert(crate::gallery::FaceRef { face_id: f.face_id, subject_id: f.subject_id }, &f.embedding);
+        })?;
+        for (other, n) in store.face_models()?.into_iter().filter(|(m, _)| *m != model) {
+            tracing::warn!(model = %other, faces = n, current = %model, "enrolled faces of another embedding model are not searched: enroll them again");
+        }
+        Ok(AppState {
+            engine,
+            config: Arc::new(config),
+            store,
+            crops: Arc::new(crops::CropCache::default()),
+            cashfree_limits,
+            gallery: Arc::new(gallery),
+        })
+    }
+
+    /// [`AppState::try_new`] for tests and embedding: panics when the store cannot be read.
+    pub fn new(engine: Arc<Engine>, store: Arc<dyn crate::store::Store>, config: ServerConfig) -> AppState {
+        match Self::try_new(engine, store, config) {
+            Ok(s) => s,
+            Err(e) => panic!("cannot load the enrolled faces: {e}"),
+        }
     }
 }
 
@@ -92,6 +126,12 @@ pub(crate) fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(didit::token))
         .routes(routes!(didit::face_match_v2))
         .routes(routes!(didit::face_match_v3))
+        .routes(routes!(subjects::enroll, subjects::list))
+        .routes(routes!(subjects::get, subjects::patch, subjects::delete))
+        .routes(routes!(subjects::add_face))
+        .routes(routes!(subjects::identify))
+        .routes(routes!(faceki::token))
+        .routes(routes!(faceki::face_check))
         .routes(routes!(crops::serve_crop))
         .routes(routes!(metrics::render))
         .routes(routes!(health::health))
@@ -109,6 +149,7 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/v2/token", post(didit::token))
         .route("/v2/face-match", post(didit::face_match_v2))
         .route("/v3/face-match", post(didit::face_match_v3))
+        .route("/getToken", get(faceki::token))
         .route("/openapi.json", get(openapi::json))
         .route("/docs", get(openapi::docs))
         .fallback(valify::not_found)

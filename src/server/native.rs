@@ -19,6 +19,16 @@ use crate::image_input::decode_base64_image;
 
 /// Text fields are short: thresholds and names, never images.
 const MAX_TEXT_FIELD: usize = 256;
+/// A subject's KYC record (JSON), serialized.
+pub const MAX_RECORD_BYTES: usize = 64 * 1024;
+
+fn text_limit(name: &str) -> usize {
+    if name == "record" {
+        MAX_RECORD_BYTES
+    } else {
+        MAX_TEXT_FIELD
+    }
+}
 
 /// The native error body.
 #[derive(Serialize, ToSchema)]
@@ -141,13 +151,40 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// The request's images and text fields, from JSON or multipart.
-struct Fields {
-    images: HashMap<String, Vec<u8>>,
-    text: HashMap<String, String>,
+/// The native API's key check: `Authorization: Bearer <key>` or `x-api-key: <key>`, where the key is
+/// a `native` client's secret (`facematch clients add --scheme native`). Returns the client id.
+pub async fn require_key(state: &AppState, headers: &axum::http::HeaderMap) -> Result<String, ApiError> {
+    let key = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= 256)
+        .map(str::to_string);
+    let unauthorized = || {
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "a valid API key is required (Authorization: Bearer <key> or x-api-key)")
+    };
+    let key = key.ok_or_else(unauthorized)?;
+    let store = state.store.clone();
+    match tokio::task::spawn_blocking(move || store.client_by_secret("native", &key)).await {
+        Ok(Ok(Some(client))) => Ok(client),
+        Ok(Ok(None)) => Err(unauthorized()),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "native: state store");
+            Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal server error"))
+        }
+        Err(_) => Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal server error")),
+    }
 }
 
-async fn read_fields(state: &AppState, req: Request, image_names: &[&str]) -> Result<Fields, ApiError> {
+/// The request's images and text fields, from JSON or multipart.
+pub(crate) struct Fields {
+    pub images: HashMap<String, Vec<u8>>,
+    pub text: HashMap<String, String>,
+}
+
+pub(crate) async fn read_fields(state: &AppState, req: Request, image_names: &[&str]) -> Result<Fields, ApiError> {
     let max = state.config.max_upload_bytes;
     let is_multipart =
         req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("multipart/form-data"));
@@ -169,8 +206,8 @@ async fn read_fields(state: &AppState, req: Request, image_names: &[&str]) -> Re
                 images.insert(name, bytes.to_vec());
             } else {
                 let value = field.text().await.map_err(|e| ApiError::bad_request("invalid_multipart", e.body_text()))?;
-                if value.len() > MAX_TEXT_FIELD {
-                    return Err(ApiError::bad_request("field_too_long", format!("{name}: at most {MAX_TEXT_FIELD} characters")));
+                if value.len() > text_limit(&name) {
+                    return Err(ApiError::bad_request("field_too_long", format!("{name}: at most {} bytes", text_limit(&name))));
                 }
                 text.insert(name, value);
             }
@@ -193,10 +230,11 @@ async fn read_fields(state: &AppState, req: Request, image_names: &[&str]) -> Re
                     Value::String(s) => s.clone(),
                     Value::Number(n) => n.to_string(),
                     Value::Bool(b) => b.to_string(),
+                    Value::Object(_) if k == "record" => v.to_string(),
                     _ => continue,
                 };
-                if s.len() > MAX_TEXT_FIELD {
-                    return Err(ApiError::bad_request("field_too_long", format!("{k}: at most {MAX_TEXT_FIELD} characters")));
+                if s.len() > text_limit(k) {
+                    return Err(ApiError::bad_request("field_too_long", format!("{k}: at most {} bytes", text_limit(k))));
                 }
                 text.insert(k.clone(), s);
             }
@@ -255,7 +293,9 @@ fn decision_threshold(fields: &Fields, default: f32) -> Result<f32, ApiError> {
 /// Compare the largest face of two images.
 #[utoipa::path(post, path = "/v1/compare", tag = "native",
     request_body(content((CompareRequest = "application/json"), (CompareRequest = "multipart/form-data"))),
+    security(("api_key" = [])),
     responses(
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
         (status = 200, description = "Both images hold a face", body = CompareResponse),
         (status = 400, description = "Missing image, bad base64, undecodable image, bad field", body = ErrorBody),
         (status = 413, description = "An image or the body is too large", body = ErrorBody),
@@ -263,6 +303,7 @@ fn decision_threshold(fields: &Fields, default: f32) -> Result<f32, ApiError> {
         (status = 503, description = "Busy: the inference queue is full (Retry-After: 1)", body = ErrorBody),
     ))]
 pub async fn compare(State(state): State<AppState>, req: Request) -> Result<Json<CompareResponse>, ApiError> {
+    require_key(&state, req.headers()).await?;
     let mut fields = read_fields(&state, req, &["image_a", "image_b"]).await?;
     let threshold = decision_threshold(&fields, state.config.match_threshold)?;
     let a = fields.images.remove("image_a").unwrap_or_default();
@@ -303,13 +344,16 @@ pub async fn compare(State(state): State<AppState>, req: Request) -> Result<Json
 /// Detect faces: boxes, scores and five landmarks, largest first.
 #[utoipa::path(post, path = "/v1/detect", tag = "native",
     request_body(content((ImageRequest = "application/json"), (ImageRequest = "multipart/form-data"))),
+    security(("api_key" = [])),
     responses(
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
         (status = 200, description = "Faces found (possibly none)", body = DetectResponse),
         (status = 400, description = "Missing image, bad base64, undecodable image", body = ErrorBody),
         (status = 413, description = "Too large", body = ErrorBody),
         (status = 503, description = "Busy", body = ErrorBody),
     ))]
 pub async fn detect(State(state): State<AppState>, req: Request) -> Result<Json<DetectResponse>, ApiError> {
+    require_key(&state, req.headers()).await?;
     let mut fields = read_fields(&state, req, &["image"]).await?;
     let a = analyse(&state.engine, fields.images.remove("image").unwrap_or_default(), false)
         .await
@@ -320,7 +364,9 @@ pub async fn detect(State(state): State<AppState>, req: Request) -> Result<Json<
 /// Embed the largest face (unit-length vector of the pack's embedder).
 #[utoipa::path(post, path = "/v1/embed", tag = "native",
     request_body(content((ImageRequest = "application/json"), (ImageRequest = "multipart/form-data"))),
+    security(("api_key" = [])),
     responses(
+        (status = 401, description = "Missing or invalid API key", body = ErrorBody),
         (status = 200, description = "The largest face's embedding", body = EmbedResponse),
         (status = 400, description = "Missing image, bad base64, undecodable image", body = ErrorBody),
         (status = 413, description = "Too large", body = ErrorBody),
@@ -328,6 +374,7 @@ pub async fn detect(State(state): State<AppState>, req: Request) -> Result<Json<
         (status = 503, description = "Busy", body = ErrorBody),
     ))]
 pub async fn embed(State(state): State<AppState>, req: Request) -> Result<Json<EmbedResponse>, ApiError> {
+    require_key(&state, req.headers()).await?;
     let mut fields = read_fields(&state, req, &["image"]).await?;
     let a = analyse(&state.engine, fields.images.remove("image").unwrap_or_default(), true)
         .await

@@ -15,6 +15,8 @@ use utoipa::{Modify, OpenApi};
     modifiers(&Security),
     tags(
         (name = "native", description = "facematch's own API"),
+        (name = "subjects", description = "Enrolled faces: KYC records with face embeddings (never photos), 1:N search"),
+        (name = "faceki", description = "FACEKI face-check (1:N against enrolled subjects)"),
         (name = "valify", description = "Valify Face Match"),
         (name = "didit", description = "Didit Face Match v2 and v3"),
         (name = "videosdk", description = "VideoSDK face verification"),
@@ -29,6 +31,15 @@ struct Security;
 impl Modify for Security {
     fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
         let c = api.components.get_or_insert_with(Default::default);
+        c.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("A `native` client's secret; `x-api-key: <key>` is accepted too."))
+                    .build(),
+            ),
+        );
         c.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
         c.add_security_scheme("didit_api_key", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("x-api-key"))));
         c.add_security_scheme(

@@ -18,7 +18,7 @@ pub enum StoreError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Vendor API schemes that carry their own credentials.
-pub const SCHEMES: [&str; 5] = ["valify", "didit", "faceki", "videosdk", "cashfree"];
+pub const SCHEMES: [&str; 6] = ["native", "valify", "didit", "faceki", "videosdk", "cashfree"];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Client {
@@ -67,6 +67,42 @@ pub struct ValifyTransaction {
     pub error_code: Option<i64>,
 }
 
+/// One enrolled face: the embedding and the model that made it; never the photo.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FaceInfo {
+    pub face_id: String,
+    pub image_id: String,
+    /// The embedding model's id ([`crate::manifest::Manifest::embedding_model_id`]).
+    pub model: String,
+    pub created_at: String,
+}
+
+/// An enrolled person: a free-form KYC record (a JSON object) plus the fields FACEKI indexes.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Subject {
+    pub subject_id: String,
+    pub record: serde_json::Value,
+    pub full_name: Option<String>,
+    pub document_id: Option<String>,
+    pub status: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub faces: Vec<FaceInfo>,
+}
+
+/// A face to enroll.
+pub struct NewFace<'a> {
+    pub embedding: &'a [f32],
+    pub model: &'a str,
+}
+
+/// A stored face with its embedding, as loaded into the in-memory gallery.
+pub struct FaceRow {
+    pub face_id: String,
+    pub subject_id: String,
+    pub embedding: Vec<f32>,
+}
+
 pub trait Store: Send + Sync {
     /// Issues a random bearer token of `kind` (`access`, `refresh`) for a client; stores its hash.
     fn issue_token(&self, scheme: &str, client_id: &str, kind: &str, ttl_secs: i64) -> StoreResult<String>;
@@ -83,6 +119,8 @@ pub trait Store: Send + Sync {
     /// when something changed. A revoked client stays revoked.
     fn provision_client(&self, scheme: &str, client_id: &str, secret: &str) -> StoreResult<bool>;
     fn list_clients(&self) -> StoreResult<Vec<Client>>;
+    /// The live client whose secret this is (an API key used alone), looked up by its hash.
+    fn client_by_secret(&self, scheme: &str, secret: &str) -> StoreResult<Option<String>>;
     fn revoke_client(&self, scheme: &str, client_id: &str) -> StoreResult<bool>;
     /// True when the pair matches a live client; compared in constant time.
     fn check_client(&self, scheme: &str, client_id: &str, secret: &str) -> StoreResult<bool>;
@@ -94,6 +132,48 @@ pub trait Store: Send + Sync {
     /// Releases a reservation whose request failed before a result (the client may retry).
     fn release_cashfree_id(&self, verification_id: &str) -> StoreResult<()>;
     fn complete_cashfree(&self, record: &CashfreeRecord) -> StoreResult<()>;
+
+    /// Enrolls a subject with its first face, in one transaction.
+    fn create_subject(&self, record: &serde_json::Value, face: &NewFace) -> StoreResult<Subject>;
+    /// Adds a face to an existing subject (`None`: no such subject).
+    fn add_face(&self, subject_id: &str, face: &NewFace) -> StoreResult<Option<FaceInfo>>;
+    fn subject(&self, subject_id: &str) -> StoreResult<Option<Subject>>;
+    /// Subjects by creation time, `limit` from `offset`.
+    fn list_subjects(&self, offset: i64, limit: i64) -> StoreResult<Vec<Subject>>;
+    fn count_subjects(&self) -> StoreResult<i64>;
+    /// Applies a JSON merge patch (RFC 7396) to the subject's record.
+    fn update_subject(&self, subject_id: &str, patch: &serde_json::Value) -> StoreResult<Option<Subject>>;
+    /// Removes the subject, its faces and their embeddings from the file (overwritten, not just
+    /// unlinked). False when there was no such subject.
+    fn delete_subject(&self, subject_id: &str) -> StoreResult<bool>;
+    /// Calls `f` for every face embedded by `model`.
+    fn faces(&self, model: &str, f: &mut dyn FnMut(FaceRow)) -> StoreResult<()>;
+    /// Number of stored faces per embedding model (faces of another model need re-enrollment).
+    fn face_models(&self) -> StoreResult<Vec<(String, i64)>>;
+}
+
+/// RFC 7396 JSON merge patch: objects merge key by key, `null` removes, anything else replaces.
+pub fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
+    match (target.as_object_mut(), patch.as_object()) {
+        (Some(t), Some(p)) => {
+            for (k, v) in p {
+                if v.is_null() {
+                    t.remove(k);
+                } else {
+                    merge_patch(t.entry(k.clone()).or_insert(serde_json::Value::Null), v);
+                }
+            }
+        }
+        _ => {
+            if let Some(p) = patch.as_object() {
+                let mut fresh = serde_json::Value::Object(Default::default());
+                merge_patch(&mut fresh, &serde_json::Value::Object(p.clone()));
+                *target = fresh;
+            } else {
+                *target = patch.clone();
+            }
+        }
+    }
 }
 
 /// 32 random bytes as hex: the secrets and ids facematch issues.

@@ -49,6 +49,28 @@ const MIGRATIONS: &[&str] = &[
         error_code INTEGER,
         created_at INTEGER NOT NULL
     );",
+    // v3: enrolled subjects (KYC record as JSON plus indexed fields) and their face embeddings.
+    "CREATE TABLE subjects (
+        subject_id TEXT PRIMARY KEY,
+        record TEXT NOT NULL,
+        full_name TEXT,
+        document_id TEXT,
+        status TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX subjects_document ON subjects(document_id);
+    CREATE INDEX subjects_created ON subjects(created_at);
+    CREATE TABLE faces (
+        face_id TEXT PRIMARY KEY,
+        subject_id TEXT NOT NULL REFERENCES subjects(subject_id) ON DELETE CASCADE,
+        image_id TEXT NOT NULL,
+        model TEXT NOT NULL,
+        embedding BLOB NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX faces_subject ON faces(subject_id);
+    CREATE INDEX faces_model ON faces(model);",
 ];
 
 pub struct SqliteStore {
@@ -80,6 +102,9 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(db)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(db)?;
         conn.pragma_update(None, "busy_timeout", 5000).map_err(db)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(db)?;
+        // Deleted rows (a removed subject's embeddings) are overwritten with zeros, not just unlinked.
+        conn.pragma_update(None, "secure_delete", "ON").map_err(db)?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(db)?;
         for (i, m) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             conn.execute_batch(&format!("BEGIN; {m}; PRAGMA user_version = {}; COMMIT;", i + 1)).map_err(db)?;
@@ -123,6 +148,18 @@ impl Store for SqliteStore {
             )
             .map_err(db)?;
         Ok(n > 0)
+    }
+
+    fn client_by_secret(&self, scheme: &str, secret: &str) -> StoreResult<Option<String>> {
+        // An index lookup by the secret's hash reveals nothing about the secret's bytes.
+        self.conn()
+            .query_row(
+                "SELECT client_id FROM clients WHERE scheme = ?1 AND secret_hash = ?2 AND revoked = 0",
+                params![scheme, hash_secret(secret)],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db)
     }
 
     fn list_clients(&self) -> StoreResult<Vec<Client>> {
@@ -249,6 +286,107 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn create_subject(&self, record: &serde_json::Value, face: &NewFace) -> StoreResult<Subject> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(db)?;
+        let subject_id = uuid::Uuid::new_v4().to_string();
+        let now = iso_now();
+        let (full_name, document_id, status) = indexed(record);
+        tx.execute(
+            "INSERT INTO subjects (subject_id, record, full_name, document_id, status, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+            params![subject_id, record.to_string(), full_name, document_id, status, now],
+        )
+        .map_err(db)?;
+        insert_face(&tx, &subject_id, face, &now).map_err(db)?;
+        let subject = read_subject(&tx, &subject_id).map_err(db)?;
+        tx.commit().map_err(db)?;
+        subject.ok_or_else(|| StoreError::Db("subject vanished during its own transaction".into()))
+    }
+
+    fn add_face(&self, subject_id: &str, face: &NewFace) -> StoreResult<Option<FaceInfo>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(db)?;
+        let exists: Option<i64> =
+            tx.query_row("SELECT 1 FROM subjects WHERE subject_id = ?1", params![subject_id], |r| r.get(0)).optional().map_err(db)?;
+        if exists.is_none() {
+            return Ok(None);
+        }
+        let now = iso_now();
+        let info = insert_face(&tx, subject_id, face, &now).map_err(db)?;
+        tx.execute("UPDATE subjects SET updated_at = ?2 WHERE subject_id = ?1", params![subject_id, now]).map_err(db)?;
+        tx.commit().map_err(db)?;
+        Ok(Some(info))
+    }
+
+    fn subject(&self, subject_id: &str) -> StoreResult<Option<Subject>> {
+        read_subject(&self.conn(), subject_id).map_err(db)
+    }
+
+    fn list_subjects(&self, offset: i64, limit: i64) -> StoreResult<Vec<Subject>> {
+        let conn = self.conn();
+        let ids: Vec<String> = {
+            let mut st = conn.prepare("SELECT subject_id FROM subjects ORDER BY created_at, subject_id LIMIT ?1 OFFSET ?2").map_err(db)?;
+            let rows = st.query_map(params![limit, offset], |r| r.get(0)).map_err(db)?;
+            rows.collect::<Result<_, _>>().map_err(db)?
+        };
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(s) = read_subject(&conn, &id).map_err(db)? {
+                out.push(s);
+            }
+        }
+        Ok(out)
+    }
+
+    fn count_subjects(&self) -> StoreResult<i64> {
+        self.conn().query_row("SELECT COUNT(*) FROM subjects", [], |r| r.get(0)).map_err(db)
+    }
+
+    fn update_subject(&self, subject_id: &str, patch: &serde_json::Value) -> StoreResult<Option<Subject>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(db)?;
+        let Some(mut subject) = read_subject(&tx, subject_id).map_err(db)? else { return Ok(None) };
+        merge_patch(&mut subject.record, patch);
+        let (full_name, document_id, status) = indexed(&subject.record);
+        tx.execute(
+            "UPDATE subjects SET record = ?2, full_name = ?3, document_id = ?4, status = ?5, updated_at = ?6 WHERE subject_id = ?1",
+            params![subject_id, subject.record.to_string(), full_name, document_id, status, iso_now()],
+        )
+        .map_err(db)?;
+        let updated = read_subject(&tx, subject_id).map_err(db)?;
+        tx.commit().map_err(db)?;
+        Ok(updated)
+    }
+
+    fn delete_subject(&self, subject_id: &str) -> StoreResult<bool> {
+        let conn = self.conn();
+        let n = conn.execute("DELETE FROM subjects WHERE subject_id = ?1", params![subject_id]).map_err(db)?;
+        if n > 0 {
+            // The WAL still holds the pages as they were before the delete: copy the zeroed pages
+            // into the database file and truncate the log, so no copy of the embedding remains.
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).map_err(db)?;
+        }
+        Ok(n > 0)
+    }
+
+    fn faces(&self, model: &str, f: &mut dyn FnMut(FaceRow)) -> StoreResult<()> {
+        let conn = self.conn();
+        let mut st = conn.prepare("SELECT face_id, subject_id, embedding FROM faces WHERE model = ?1").map_err(db)?;
+        let mut rows = st.query(params![model]).map_err(db)?;
+        while let Some(r) = rows.next().map_err(db)? {
+            let blob: Vec<u8> = r.get(2).map_err(db)?;
+            f(FaceRow { face_id: r.get(0).map_err(db)?, subject_id: r.get(1).map_err(db)?, embedding: embedding_of(&blob) });
+        }
+        Ok(())
+    }
+
+    fn face_models(&self) -> StoreResult<Vec<(String, i64)>> {
+        let conn = self.conn();
+        let mut st = conn.prepare("SELECT model, COUNT(*) FROM faces GROUP BY model ORDER BY model").map_err(db)?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(db)?;
+        rows.collect::<Result<_, _>>().map_err(db)
+    }
+
     fn complete_cashfree(&self, r: &CashfreeRecord) -> StoreResult<()> {
         self.conn()
             .execute(
@@ -258,6 +396,75 @@ impl Store for SqliteStore {
             .map_err(db)?;
         Ok(())
     }
+}
+
+fn iso_now() -> String {
+    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
+fn embedding_blob(e: &[f32]) -> Vec<u8> {
+    e.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+fn embedding_of(blob: &[u8]) -> Vec<f32> {
+    blob.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+}
+
+/// The indexed fields FACEKI returns, read from the record.
+fn indexed(record: &serde_json::Value) -> (Option<String>, Option<String>, String) {
+    let text = |k: &str| record.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    (text("fullName"), text("documentId"), text("status").unwrap_or_else(|| "ACCEPTED".into()))
+}
+
+fn insert_face(tx: &Connection, subject_id: &str, face: &NewFace, now: &str) -> rusqlite::Result<FaceInfo> {
+    let info = FaceInfo {
+        face_id: uuid::Uuid::new_v4().to_string(),
+        image_id: uuid::Uuid::new_v4().to_string(),
+        model: face.model.to_string(),
+        created_at: now.to_string(),
+    };
+    tx.execute(
+        "INSERT INTO faces (face_id, subject_id, image_id, model, embedding, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![info.face_id, subject_id, info.image_id, info.model, embedding_blob(face.embedding), now],
+    )?;
+    Ok(info)
+}
+
+fn read_subject(conn: &Connection, subject_id: &str) -> rusqlite::Result<Option<Subject>> {
+    let row = conn
+        .query_row(
+            "SELECT record, full_name, document_id, status, created_at, updated_at FROM subjects WHERE subject_id = ?1",
+            params![subject_id],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, String>(5)?,
+                ))
+            },
+        )
+        .optional()?;
+    let Some((record, full_name, document_id, status, created_at, updated_at)) = row else { return Ok(None) };
+    let mut st =
+        conn.prepare_cached("SELECT face_id, image_id, model, created_at FROM faces WHERE subject_id = ?1 ORDER BY created_at, face_id")?;
+    let faces = st
+        .query_map(params![subject_id], |r| {
+            Ok(FaceInfo { face_id: r.get(0)?, image_id: r.get(1)?, model: r.get(2)?, created_at: r.get(3)? })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(Subject {
+        subject_id: subject_id.to_string(),
+        record: serde_json::from_str(&record).unwrap_or(serde_json::Value::Null),
+        full_name,
+        document_id,
+        status,
+        created_at,
+        updated_at,
+        faces,
+    }))
 }
 
 impl SqliteStore {
@@ -300,6 +507,38 @@ mod tests {
         assert!(s.check_client("valify", "ops", "0123456789abcdef").unwrap());
         assert!(s.provision_client("valify", "ops", "fedcba9876543210").unwrap());
         assert!(!s.check_client("valify", "ops", "0123456789abcdef").unwrap(), "the old secret no longer works");
+    }
+
+    #[test]
+    fn subjects_enroll_patch_and_delete() {
+        let s = SqliteStore::in_memory().unwrap();
+        let e = [0.5f32; 8];
+        let subj = s
+            .create_subject(
+                &serde_json::json!({"fullName": "Ada", "documentId": "X1", "kyc": {"a": 1}}),
+                &NewFace { embedding: &e, model: "m1" },
+            )
+            .unwrap();
+        assert_eq!((subj.full_name.as_deref(), subj.document_id.as_deref(), subj.status.as_str()), (Some("Ada"), Some("X1"), "ACCEPTED"));
+        assert_eq!(subj.faces.len(), 1);
+        s.add_face(&subj.subject_id, &NewFace { embedding: &e, model: "m2" }).unwrap().unwrap();
+        assert!(s.add_face("nobody", &NewFace { embedding: &e, model: "m1" }).unwrap().is_none());
+        assert_eq!(s.face_models().unwrap(), vec![("m1".to_string(), 1), ("m2".to_string(), 1)]);
+        let patched =
+            s.update_subject(&subj.subject_id, &serde_json::json!({"fullName": "Ada L", "kyc": {"a": null, "b": 2}})).unwrap().unwrap();
+        assert_eq!(patched.record, serde_json::json!({"fullName": "Ada L", "documentId": "X1", "kyc": {"b": 2}}));
+        assert_eq!(patched.full_name.as_deref(), Some("Ada L"));
+        let mut n = 0;
+        s.faces("m1", &mut |f| {
+            assert_eq!(f.embedding, e.to_vec());
+            n += 1
+        })
+        .unwrap();
+        assert_eq!(n, 1);
+        assert_eq!(s.count_subjects().unwrap(), 1);
+        assert!(s.delete_subject(&subj.subject_id).unwrap());
+        assert!(!s.delete_subject(&subj.subject_id).unwrap());
+        assert!(s.face_models().unwrap().is_empty(), "faces go with their subject");
     }
 
     #[test]

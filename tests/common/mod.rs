@@ -108,3 +108,12 @@ pub fn blank_png(side: u32) -> Vec<u8> {
     img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png).unwrap();
     out
 }
+
+/// The native API key the HTTP tests provision ([`with_native_key`]).
+pub const NATIVE_KEY: &str = "test-native-api-key-0123456789";
+pub const NATIVE_BEARER: &str = "Bearer test-native-api-key-0123456789";
+
+/// Provisions [`NATIVE_KEY`] as a `native` client of the store.
+pub fn with_native_key<S: facematch::store::Store + ?Sized>(store: &S) {
+    store.provision_client("native", "tests", NATIVE_KEY).unwrap();
+}
