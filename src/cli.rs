@@ -95,6 +95,13 @@ pub enum Command {
         #[command(subcommand)]
         action: ClientsAction,
     },
+    /// Enrolled people: bulk import, listing, and which embedding models the stored faces use.
+    Subjects {
+        #[arg(long, env = "FACEMATCH_STATE_DIR")]
+        state_dir: Option<PathBuf>,
+        #[command(subcommand)]
+        action: SubjectsAction,
+    },
     /// Detect faces: boxes, scores and five landmarks, largest face first.
     Detect {
         image: PathBuf,
@@ -330,6 +337,28 @@ pub fn config_env(text: &str) -> Result<Vec<(String, String)>, String> {
         out.push((var.clone(), value));
     }
     Ok(out)
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SubjectsAction {
+    /// Enroll people from a folder of identity folders (DIR/Name/*.jpg), a folder of photos (one
+    /// person each), or a CSV (`path` column; optional `subject`, `fullName`, `documentId`,
+    /// `status`, `record`). A running server sees them after a restart.
+    Import {
+        source: PathBuf,
+        /// Photos enrolled per person (the first ones, in name order).
+        #[arg(long, env = "FACEMATCH_IMPORT_FACES_PER_SUBJECT", default_value_t = 1)]
+        faces_per_subject: usize,
+        #[arg(long, env = "FACEMATCH_JSON")]
+        json: bool,
+    },
+    /// List enrolled people (id, name, document id, status, faces).
+    List {
+        #[arg(long, env = "FACEMATCH_SUBJECTS_LIMIT", default_value_t = 100)]
+        limit: i64,
+    },
+    /// Stored faces per embedding model, and whether the current pack can search them.
+    Status,
 }
 
 #[derive(Debug, Subcommand)]

@@ -19,6 +19,7 @@ pub mod runtime;
 pub mod score;
 pub mod server;
 pub mod store;
+pub mod subjects_cmd;
 
 pub use engine::{Analysis, Comparison, Engine, EngineConfig};
 pub use error::{Error, ErrorKind, Result};

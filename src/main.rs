@@ -136,8 +136,55 @@ fn first_start_credentials(store: &dyn facematch::store::Store) -> Result<(), Cl
     Ok(())
 }
 
+/// `subjects list` and `subjects status`, which need the store but no models.
+fn subjects_offline(cli: &Cli) -> Option<CliResult> {
+    use facematch::cli::SubjectsAction;
+    use facematch::store::Store;
+    let Command::Subjects { state_dir, action } = &cli.command else { return None };
+    if matches!(action, SubjectsAction::Import { .. }) {
+        return None;
+    }
+    Some((|| {
+        let store = open_store(state_dir.as_deref())?;
+        let fail = |e: facematch::store::StoreError| (Error::Internal(e.to_string()), None);
+        match action {
+            SubjectsAction::List { limit } => {
+                println!("{} enrolled", store.count_subjects().map_err(fail)?);
+                for s in store.list_subjects(0, (*limit).max(1)).map_err(fail)? {
+                    println!(
+                        "{}\t{}\t{}\t{}\t{} face(s)",
+                        s.subject_id,
+                        s.full_name.as_deref().unwrap_or("-"),
+                        s.document_id.as_deref().unwrap_or("-"),
+                        s.status,
+                        s.faces.len()
+                    );
+                }
+            }
+            SubjectsAction::Status => {
+                let current = facematch::manifest::Pack::resolve(&cli.engine.pack, &cli.engine.models_dir())
+                    .map(|p| p.manifest.embedding_model_id())
+                    .ok();
+                for (model, n) in store.face_models().map_err(fail)? {
+                    let note = match &current {
+                        Some(c) if *c == model => "searched by the current pack",
+                        Some(_) => "NOT searched: another embedding model; enroll these people again",
+                        None => "",
+                    };
+                    println!("{model}\t{n} face(s)\t{note}");
+                }
+            }
+            SubjectsAction::Import { .. } => {}
+        }
+        Ok(())
+    })())
+}
+
 fn run(cli: &Cli) -> CliResult {
     if let Some(r) = clients(cli) {
+        return r;
+    }
+    if let Some(r) = subjects_offline(cli) {
         return r;
     }
     let start = Instant::now();
@@ -224,6 +271,30 @@ fn run(cli: &Cli) -> CliResult {
             }
         }
         Command::Clients { .. } => {}
+        Command::Subjects { state_dir, action: facematch::cli::SubjectsAction::Import { source, faces_per_subject, json } } => {
+            let store = open_store(state_dir.as_deref())?;
+            let plan = facematch::subjects_cmd::plan(source, *faces_per_subject).map_err(|e| (Error::Internal(e), None))?;
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("enrolling [{bar:40}] {pos}/{len} photos, {per_sec}, eta {eta}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            let summary = facematch::subjects_cmd::import(&engine, &store, &plan, &|done, total| {
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+            })
+            .map_err(|e| (Error::Internal(e), None))?;
+            bar.finish_and_clear();
+            if *json {
+                println!("{}", json!(summary));
+            } else {
+                println!(
+                    "enrolled {} people ({} faces); {} photos without a face, {} unreadable; {} people not enrolled",
+                    summary.subjects, summary.faces, summary.no_face, summary.failed, summary.skipped_subjects
+                );
+            }
+        }
+        Command::Subjects { .. } => {}
         Command::Serve(args) => {
             if !(args.identify_fmr > 0.0 && args.identify_fmr < 1.0) {
                 return Err((Error::Internal("--identify-fmr must lie strictly between 0 and 1".into()), None));
