@@ -108,7 +108,12 @@ pub struct ImportSummary {
 
 /// Embeds every planned photo on the engine's workers and enrolls the people whose photos gave a
 /// face. `progress(done, total)` is called per photo.
-pub fn import(engine: &Engine, store: &dyn Store, plan: &[Planned], progress: &(dyn Fn(usize, usize) + Sync)) -> Result<ImportSummary, String> {
+pub fn import(
+    engine: &Engine,
+    store: &dyn Store,
+    plan: &[Planned],
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<ImportSummary, String> {
     let paths: Vec<PathBuf> = plan.iter().flat_map(|p| p.photos.iter().cloned()).collect();
     let total = paths.len();
     let results = crate::eval::embed_images(engine, &paths, &|done| progress(done, total));

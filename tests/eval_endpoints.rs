@@ -28,6 +28,7 @@ fn every_vendor_client_against_the_running_server() {
     )
     .unwrap();
     let cf = store.add_client("cashfree", None).unwrap();
+    with_native_key(store.as_ref());
     // Didit's default decline threshold (30 = FMR 1.6 %) lets newton vs gauss through; the eval
     // client sends no options, so the engine's own decision threshold is what this test checks
     // for the other vendors, and Didit's score order.
@@ -44,7 +45,7 @@ fn every_vendor_client_against_the_running_server() {
         (Vendor::DiditV3, creds(&[("api_key", &didit_key)])),
         (Vendor::Videosdk, creds(&[("jwt", &jwt)])),
         (Vendor::Cashfree, creds(&[("client_id", &cf.client_id), ("client_secret", &cf.secret)])),
-        (Vendor::Native, HashMap::new()),
+        (Vendor::Native, creds(&[("token", NATIVE_KEY)])),
     ];
     let newton = read(&sample("newton.png"));
     let same = mirrored_jpeg(&newton);

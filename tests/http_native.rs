@@ -132,9 +132,12 @@ fn real_server_and_the_native_eval_client() {
     let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
     let addr = listener.local_addr().unwrap();
     let server = rt.spawn(facematch::server::serve(listener, state()));
-    let ep =
-        facematch::eval::endpoint::Endpoint::new(facematch::eval::endpoint::Vendor::Native, &format!("http://{addr}"), Default::default())
-            .unwrap();
+    let ep = facematch::eval::endpoint::Endpoint::new(
+        facematch::eval::endpoint::Vendor::Native,
+        &format!("http://{addr}"),
+        [("token".to_string(), NATIVE_KEY.to_string())].into_iter().collect(),
+    )
+    .unwrap();
     let newton = read(&sample("newton.png"));
     let same = ep.compare(&newton, &mirrored(&newton)).unwrap();
     assert_eq!(same.decision, Some(true));

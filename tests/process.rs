@@ -195,8 +195,7 @@ fn every_acknowledged_enrollment_survives_a_kill() {
 
     let s = Server::start(&config);
     let c = http();
-    let list: Value =
-        c.get(format!("{}/v1/subjects?limit=500", s.url)).bearer_auth(NATIVE_KEY).send().unwrap().json().unwrap();
+    let list: Value = c.get(format!("{}/v1/subjects?limit=500", s.url)).bearer_auth(NATIVE_KEY).send().unwrap().json().unwrap();
     let stored: std::collections::HashSet<&str> =
         list["subjects"].as_array().unwrap().iter().map(|s| s["subject_id"].as_str().unwrap()).collect();
     for id in &acked {
