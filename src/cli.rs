@@ -95,6 +95,11 @@ pub enum Command {
         #[command(subcommand)]
         action: ClientsAction,
     },
+    /// Measure: drive a running server with concurrent clients, or run the models alone (the bound).
+    Bench {
+        #[command(subcommand)]
+        action: BenchAction,
+    },
     /// Enrolled people: bulk import, listing, and which embedding models the stored faces use.
     Subjects {
         #[arg(long, env = "FACEMATCH_STATE_DIR")]
@@ -337,6 +342,59 @@ pub fn config_env(text: &str) -> Result<Vec<(String, String)>, String> {
         out.push((var.clone(), value));
     }
     Ok(out)
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchInputs {
+    /// `lfw` (LFW View 1 DevTest pairs, 250x250 JPEGs) or `large` (the 3000x2171 Solvay JPEG vs newton.png).
+    #[arg(long, env = "FACEMATCH_BENCH_INPUTS", default_value = "lfw")]
+    pub inputs: String,
+    /// LFW pair list for `--inputs lfw`.
+    #[arg(long, env = "FACEMATCH_BENCH_PAIRS", default_value = "../shared/eval/lfw-view1/pairsDevTest.txt")]
+    pub pairs_file: PathBuf,
+    /// Distinct pairs cycled through.
+    #[arg(long, env = "FACEMATCH_BENCH_PAIR_COUNT", default_value_t = 100)]
+    pub pair_count: usize,
+    /// How long to measure, in seconds.
+    #[arg(long, env = "FACEMATCH_BENCH_SECONDS", default_value_t = 20.0)]
+    pub seconds: f64,
+    #[arg(long, env = "FACEMATCH_JSON")]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchAction {
+    /// Drive a running server's /v1/compare (or Cashfree's route) with N concurrent clients over
+    /// loopback; reports throughput, p50/p95/p99 latency, errors and the server's peak RSS.
+    Load {
+        #[arg(long, env = "FACEMATCH_BENCH_URL", default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// `native` (/v1/compare, JSON base64; also the Python reference) or `cashfree` (multipart).
+        #[arg(long, env = "FACEMATCH_BENCH_ROUTE", default_value = "native")]
+        route: String,
+        #[arg(long, env = "FACEMATCH_BENCH_CONCURRENCY", default_value_t = 16)]
+        concurrency: usize,
+        /// Stop after this many requests (or when the time is up).
+        #[arg(long, env = "FACEMATCH_BENCH_MAX_REQUESTS", default_value_t = 100_000)]
+        max_requests: usize,
+        /// Native API key.
+        #[arg(long, env = "FACEMATCH_BENCH_KEY", hide_env_values = true)]
+        key: Option<String>,
+        /// Cashfree credentials, CLIENT_ID:SECRET.
+        #[arg(long, env = "FACEMATCH_BENCH_CASHFREE", hide_env_values = true)]
+        cashfree: Option<String>,
+        /// The server's process id, for its peak resident memory.
+        #[arg(long, env = "FACEMATCH_BENCH_SERVER_PID")]
+        server_pid: Option<u32>,
+        #[command(flatten)]
+        inputs: BenchInputs,
+    },
+    /// The model-only bound: the pack's sessions (as many as --workers, with --intra-threads each)
+    /// run back to back on pre-made input tensors of the same pairs.
+    ModelOnly {
+        #[command(flatten)]
+        inputs: BenchInputs,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -28,6 +28,21 @@ impl Embedder {
         &self.spec
     }
 
+    /// The input tensor of an aligned crop (for measuring the model alone).
+    pub fn prepare(&mut self, crop: &RgbImage) -> Vec<f32> {
+        let size = self.spec.input_size as usize;
+        write_chw(crop.as_raw(), size, size, size, self.spec.color_order, self.spec.mean, self.spec.std, &mut self.buffer);
+        self.buffer.clone()
+    }
+
+    /// Runs the model alone on a prepared tensor (the model-only bound).
+    pub fn run_tensor(&mut self, tensor: &[f32]) -> Result<usize> {
+        let size = self.spec.input_size as usize;
+        let input = TensorRef::from_array_view(([1usize, 3, size, size], tensor))?;
+        let outputs = self.session.run(ort::inputs![self.input_name.as_str() => input])?;
+        Ok(outputs[0].try_extract_tensor::<f32>()?.1.len())
+    }
+
     /// Embeds one aligned crop (`input_size` square) into a unit vector of `dim` values.
     pub fn embed(&mut self, crop: &RgbImage) -> Result<Vec<f32>> {
         let size = self.spec.input_size as usize;

@@ -1,6 +1,7 @@
 //! facematch: an offline face-matching engine. Decode → detect → align → embed → score, each stage
 //! in its own module; [`engine::Engine`] owns the ONNX Runtime sessions on its inference threads.
 pub mod align;
+pub mod bench;
 pub mod calibrate_cmd;
 pub mod calibration;
 pub mod cli;

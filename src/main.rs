@@ -180,8 +180,79 @@ fn subjects_offline(cli: &Cli) -> Option<CliResult> {
     })())
 }
 
+/// `bench load` needs no models in this process.
+fn bench(cli: &Cli) -> Option<CliResult> {
+    use facematch::cli::BenchAction;
+    let Command::Bench { action } = &cli.command else { return None };
+    let inputs = match action {
+        BenchAction::Load { inputs, .. } | BenchAction::ModelOnly { inputs } => inputs,
+    };
+    let samples = cli.engine.models_dir().parent().map(|p| p.join("samples")).unwrap_or_default();
+    let pairs = match facematch::bench::inputs(&inputs.inputs, &inputs.pairs_file, &samples, inputs.pair_count) {
+        Ok(p) => p,
+        Err(e) => return Some(Err((Error::Internal(e), None))),
+    };
+    let duration = std::time::Duration::from_secs_f64(inputs.seconds.max(0.1));
+    Some(match action {
+        BenchAction::Load { url, route, concurrency, max_requests, key, cashfree, server_pid, inputs } => {
+            let route = match route.as_str() {
+                "native" => facematch::bench::Route::Native,
+                "cashfree" => facematch::bench::Route::Cashfree,
+                other => return Some(Err((Error::Internal(format!("unknown route `{other}` (native, cashfree)")), None))),
+            };
+            let cfg = facematch::bench::LoadConfig {
+                url: url.trim_end_matches('/').to_string(),
+                route,
+                concurrency: *concurrency,
+                duration,
+                max_requests: *max_requests,
+                key: key.clone(),
+                cashfree: cashfree.as_deref().and_then(|c| c.split_once(':')).map(|(a, b)| (a.to_string(), b.to_string())),
+                server_pid: *server_pid,
+            };
+            let r = facematch::bench::run_load(&cfg, &pairs);
+            if inputs.json {
+                println!("{}", json!(r));
+            } else {
+                println!(
+                    "{:?} x{}: {} requests in {:.1} s, {:.2} pairs/s, p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, {} errors{}{}",
+                    r.route,
+                    r.concurrency,
+                    r.requests,
+                    r.seconds,
+                    r.throughput,
+                    r.p50_ms,
+                    r.p95_ms,
+                    r.p99_ms,
+                    r.errors,
+                    r.peak_rss_mb.map(|m| format!(", server peak RSS {m:.0} MB")).unwrap_or_default(),
+                    r.first_error.as_ref().map(|e| format!(" (first: {e})")).unwrap_or_default()
+                );
+            }
+            Ok(())
+        }
+        BenchAction::ModelOnly { inputs } => match facematch::bench::model_only(&cli.engine.engine_config(), &pairs, duration) {
+            Ok(r) => {
+                if inputs.json {
+                    println!("{}", json!(r));
+                } else {
+                    println!(
+                        "model only, {} workers x {} intra threads: {} pairs in {:.1} s, {:.2} pairs/s, p50 {:.1} ms per pair",
+                        r.workers, r.intra_threads, r.pairs, r.seconds, r.throughput, r.p50_ms_per_pair
+                    );
+                }
+                Ok(())
+            }
+            Err(e) => Err((e, None)),
+        },
+    })
+}
+
 fn run(cli: &Cli) -> CliResult {
     if let Some(r) = clients(cli) {
+        return r;
+    }
+    if let Some(r) = bench(cli) {
         return r;
     }
     if let Some(r) = subjects_offline(cli) {
@@ -294,7 +365,7 @@ fn run(cli: &Cli) -> CliResult {
                 );
             }
         }
-        Command::Subjects { .. } => {}
+        Command::Subjects { .. } | Command::Bench { .. } => {}
         Command::Serve(args) => {
             if !(args.identify_fmr > 0.0 && args.identify_fmr < 1.0) {
                 return Err((Error::Internal("--identify-fmr must lie strictly between 0 and 1".into()), None));

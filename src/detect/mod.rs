@@ -86,6 +86,24 @@ impl Detector {
         &self.spec
     }
 
+    /// The letterboxed input tensor of an image (for measuring the model alone).
+    pub fn prepare(&mut self, img: &RgbImage) -> Result<Vec<f32>> {
+        letterbox(img, self.spec.input_size, self.spec.color_order, self.spec.mean, self.spec.std, &mut self.buffer)?;
+        Ok(self.buffer.clone())
+    }
+
+    /// Runs the model alone on a prepared tensor and reads its outputs (the model-only bound).
+    pub fn run_tensor(&mut self, tensor: &[f32]) -> Result<usize> {
+        let size = self.spec.input_size as usize;
+        let input = TensorRef::from_array_view(([1usize, 3, size, size], tensor))?;
+        let outputs = self.session.run(ort::inputs![self.input_name.as_str() => input])?;
+        let mut n = 0;
+        for name in &self.output_names {
+            n += outputs[name.as_str()].try_extract_tensor::<f32>()?.1.len();
+        }
+        Ok(n)
+    }
+
     pub fn detect(&mut self, img: &RgbImage) -> Result<Detections> {
         let size = self.spec.input_size;
         let lb = letterbox(img, size, self.spec.color_order, self.spec.mean, self.spec.std, &mut self.buffer)?;

@@ -1,0 +1,270 @@
+//! `facematch bench`: a load generator that drives a running server over loopback with N concurrent
+//! clients (bounded in time and requests; throughput, latency percentiles, errors, the server's peak
+//! RSS), and the model-only bound: the same ONNX sessions run back to back on the same inputs, with
+//! nothing else, on as many threads as the server has inference workers.
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use serde::Serialize;
+
+use crate::align::align;
+use crate::decode::decode;
+use crate::detect::Detector;
+use crate::embed::Embedder;
+use crate::engine::EngineConfig;
+use crate::error::{Error, Result};
+use crate::manifest::Pack;
+use crate::{modelfile, runtime};
+
+/// Image pairs to send, as bytes.
+pub type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// `lfw`: the first `n` pairs of LFW View 1 DevTest (250x250 JPEGs); `large`: the 3000x2171 Solvay
+/// JPEG against newton.png (setup's samples).
+pub fn inputs(kind: &str, lfw_pairs: &Path, samples: &Path, n: usize) -> std::result::Result<Pairs, String> {
+    let read = |p: &Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
+    match kind {
+        "lfw" => {
+            let list = crate::eval::pairs::load(lfw_pairs, None).map_err(|e| e.to_string())?;
+            list.iter().take(n.max(1)).map(|p| Ok((read(&p.a)?, read(&p.b)?))).collect()
+        }
+        "large" => Ok(vec![(read(&samples.join("solvay_conference_1927.jpg"))?, read(&samples.join("newton.png"))?)]),
+        other => Err(format!("unknown inputs `{other}` (lfw, large)")),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Route {
+    /// `POST /v1/compare`, JSON base64 (also the Python reference server's route).
+    Native,
+    /// `POST /verification/face-match`, multipart, a fresh `verification_id` per request.
+    Cashfree,
+}
+
+pub struct LoadConfig {
+    pub url: String,
+    pub route: Route,
+    pub concurrency: usize,
+    pub duration: Duration,
+    pub max_requests: usize,
+    /// Native API key (Bearer), when the server wants one.
+    pub key: Option<String>,
+    pub cashfree: Option<(String, String)>,
+    /// The server's process id, for its peak resident memory (VmHWM).
+    pub server_pid: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadReport {
+    pub route: Route,
+    pub concurrency: usize,
+    pub requests: usize,
+    pub errors: usize,
+    pub seconds: f64,
+    /// Successful requests (pairs compared) per second.
+    pub throughput: f64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub peak_rss_mb: Option<f64>,
+    pub first_error: Option<String>,
+}
+
+pub fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() - 1) as f64 * q).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// Peak resident set size of a process, in MB (Linux `/proc/PID/status` VmHWM).
+pub fn peak_rss_mb(pid: u32) -> Option<f64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: f64 = s.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+fn send(
+    client: &reqwest::blocking::Client,
+    cfg: &LoadConfig,
+    pair: &(Vec<u8>, Vec<u8>),
+    json: &str,
+    seq: usize,
+) -> std::result::Result<(), String> {
+    let req = match cfg.route {
+        Route::Native => {
+            let r = client.post(format!("{}/v1/compare", cfg.url)).header("content-type", "application/json").body(json.to_string());
+            match &cfg.key {
+                Some(k) => r.bearer_auth(k),
+                None => r,
+            }
+        }
+        Route::Cashfree => {
+            let (id, secret) = cfg.cashfree.clone().unwrap_or_default();
+            let vid = format!(
+                "bench-{}-{}-{seq}",
+                std::process::id(),
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0) % 1_000_000_000
+            );
+            let form = reqwest::blocking::multipart::Form::new()
+                .text("verification_id", vid)
+                .part("first_image", reqwest::blocking::multipart::Part::bytes(pair.0.clone()).file_name("a.jpg"))
+                .part("second_image", reqwest::blocking::multipart::Part::bytes(pair.1.clone()).file_name("b.jpg"));
+            client
+                .post(format!("{}/verification/face-match", cfg.url))
+                .header("x-client-id", id)
+                .header("x-client-secret", secret)
+                .multipart(form)
+        }
+    };
+    let resp = req.send().map_err(|e| format!("transport: {e}"))?;
+    let status = resp.status();
+    let body = resp.bytes().map_err(|e| format!("transport: {e}"))?;
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(format!("HTTP {status}: {}", String::from_utf8_lossy(&body[..body.len().min(200)])))
+    }
+}
+
+/// Drives the server with `concurrency` clients until the duration or the request budget is spent.
+pub fn run_load(cfg: &LoadConfig, pairs: &Pairs) -> LoadReport {
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let bodies: Vec<String> = match cfg.route {
+        Route::Native => pairs.iter().map(|(a, b)| serde_json::json!({"image_a": b64(a), "image_b": b64(b)}).to_string()).collect(),
+        Route::Cashfree => pairs.iter().map(|_| String::new()).collect(),
+    };
+    let next = AtomicUsize::new(0);
+    let start = Instant::now();
+    let deadline = start + cfg.duration;
+    let results: Vec<(Vec<f64>, usize, Option<String>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..cfg.concurrency.max(1))
+            .map(|_| {
+                let (next, bodies) = (&next, &bodies);
+                s.spawn(move || {
+                    let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(120)).build().ok();
+                    let (mut lat, mut errors, mut first) = (Vec::new(), 0usize, None);
+                    let Some(client) = client else { return (lat, 1, Some("could not build an HTTP client".into())) };
+                    while Instant::now() < deadline {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= cfg.max_requests {
+                            break;
+                        }
+                        let k = i % pairs.len().max(1);
+                        let t = Instant::now();
+                        match send(&client, cfg, &pairs[k], &bodies[k], i) {
+                            Ok(()) => lat.push(t.elapsed().as_secs_f64() * 1e3),
+                            Err(e) => {
+                                errors += 1;
+                                first.get_or_insert(e);
+                            }
+                        }
+                    }
+                    (lat, errors, first)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or((Vec::new(), 1, Some("client thread panicked".into())))).collect()
+    });
+    let seconds = start.elapsed().as_secs_f64();
+    let mut lat: Vec<f64> = results.iter().flat_map(|r| r.0.iter().copied()).collect();
+    lat.sort_by(f64::total_cmp);
+    let errors = results.iter().map(|r| r.1).sum();
+    LoadReport {
+        route: cfg.route,
+        concurrency: cfg.concurrency,
+        requests: lat.len() + errors,
+        errors,
+        seconds,
+        throughput: lat.len() as f64 / seconds,
+        p50_ms: percentile(&lat, 0.50),
+        p95_ms: percentile(&lat, 0.95),
+        p99_ms: percentile(&lat, 0.99),
+        peak_rss_mb: cfg.server_pid.and_then(peak_rss_mb),
+        first_error: results.into_iter().find_map(|r| r.2),
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelOnlyReport {
+    pub workers: usize,
+    pub intra_threads: usize,
+    pub pairs: usize,
+    pub seconds: f64,
+    /// Pairs per second: both images' detector and embedder inferences, nothing else.
+    pub throughput: f64,
+    pub p50_ms_per_pair: f64,
+}
+
+/// The same sessions as the engine's workers (same pack, same intra-op threads), run back to back
+/// on pre-made input tensors: the throughput no server built on these models can beat.
+pub fn model_only(config: &EngineConfig, pairs: &Pairs, duration: Duration) -> Result<ModelOnlyReport> {
+    let pack = Pack::resolve(&config.pack, &config.models_dir)?;
+    let env = runtime::environment(&runtime::resolve_ort_lib(config.ort_lib.as_deref(), &config.models_dir)?)?;
+    let det_bytes = modelfile::verify(&pack.detector_path(), &pack.manifest.detector.model)?;
+    let emb_bytes = modelfile::verify(&pack.embedder_path(), &pack.manifest.embedder.model)?;
+    let intra = config.intra_threads.max(1);
+    let workers = config.workers.max(1);
+    let start_gate = std::sync::Barrier::new(workers);
+    let results: Vec<Result<(usize, Vec<f64>, f64)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                let (env, det_bytes, emb_bytes, pack, gate) = (&env, &det_bytes, &emb_bytes, &pack, &start_gate);
+                s.spawn(move || -> Result<(usize, Vec<f64>, f64)> {
+                    let mut det = Detector::new(runtime::session_from_bytes(env, det_bytes, intra)?, pack.manifest.detector.clone())?;
+                    let mut emb = Embedder::new(runtime::session_from_bytes(env, emb_bytes, intra)?, pack.manifest.embedder.clone())?;
+                    let spec = pack.manifest.embedder.clone();
+                    // Inputs made once, outside the measurement.
+                    let mut tensors = Vec::new();
+                    for (a, b) in pairs {
+                        let mut pair = Vec::new();
+                        for bytes in [a, b] {
+                            let img = decode(bytes, &config.limits)?;
+                            let faces = det.detect(&img)?;
+                            let face = faces.faces.first().or(faces.fallback.as_ref()).copied().ok_or(Error::NoFace)?;
+                            let crop = align(&img, &face.landmarks, &spec.template, spec.input_size)?;
+                            pair.push((det.prepare(&img)?, emb.prepare(&crop)));
+                        }
+                        tensors.push(pair);
+                    }
+                    gate.wait();
+                    let t0 = Instant::now();
+                    let (mut n, mut lat) = (0usize, Vec::new());
+                    while t0.elapsed() < duration {
+                        let t = Instant::now();
+                        for (d, e) in &tensors[n % tensors.len()] {
+                            det.run_tensor(d)?;
+                            emb.run_tensor(e)?;
+                        }
+                        lat.push(t.elapsed().as_secs_f64() * 1e3);
+                        n += 1;
+                    }
+                    Ok((n, lat, t0.elapsed().as_secs_f64()))
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(Error::Internal("bench thread panicked".into())))).collect()
+    });
+    let mut total = 0;
+    let mut lat = Vec::new();
+    let mut seconds: f64 = 0.0;
+    for r in results {
+        let (n, l, s) = r?;
+        total += n;
+        lat.extend(l);
+        seconds = seconds.max(s);
+    }
+    lat.sort_by(f64::total_cmp);
+    Ok(ModelOnlyReport {
+        workers,
+        intra_threads: intra,
+        pairs: total,
+        seconds,
+        throughput: total as f64 / seconds,
+        p50_ms_per_pair: percentile(&lat, 0.5),
+    })
+}
