@@ -213,20 +213,44 @@ pub(crate) async fn read_fields(state: &AppState, req: Request, image_names: &[&
             }
         }
     } else {
-        let Json(body): Json<Value> =
-            Json::from_request(req, &()).await.map_err(|e| ApiError::new(e.status(), "invalid_json", e.body_text()))?;
-        let obj = body.as_object().ok_or_else(|| ApiError::bad_request("invalid_json", "the body must be a JSON object"))?;
-        for (k, v) in obj {
-            if image_names.contains(&k.as_str()) {
-                let s = v.as_str().ok_or_else(|| ApiError::bad_request("invalid_field", format!("{k}: must be a base64 string")))?;
+        // Parsed in place: image strings are base64-decoded straight from the request body, not
+        // copied into a JSON tree first (a large photo's body would otherwise be held twice).
+        let is_json = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("json"));
+        if !is_json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "invalid_json",
+                "expected `Content-Type: application/json` or `multipart/form-data`",
+            ));
+        }
+        let body = axum::body::Bytes::from_request(req, &()).await.map_err(|e| ApiError::new(e.status(), "invalid_json", e.body_text()))?;
+        let obj: HashMap<std::borrow::Cow<'_, str>, &serde_json::value::RawValue> = serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request("invalid_json", format!("the body must be a JSON object ({e})")))?;
+        for (k, raw) in obj {
+            let k = k.as_ref();
+            if image_names.contains(&k) {
+                let owned: String;
+                let s = match serde_json::from_str::<&str>(raw.get()) {
+                    Ok(s) => s,
+                    // Escapes (e.g. `\/`) need an owned copy; anything else is not a string.
+                    Err(_) => {
+                        owned = serde_json::from_str::<String>(raw.get())
+                            .map_err(|_| ApiError::bad_request("invalid_field", format!("{k}: must be a base64 string")))?;
+                        &owned
+                    }
+                };
                 let bytes = decode_base64_image(s, max).map_err(|e| {
                     let mut a = ApiError::from(e);
                     a.message = format!("{k}: {}", a.message);
                     a
                 })?;
-                images.insert(k.clone(), bytes);
+                images.insert(k.to_string(), bytes);
             } else {
-                let s = match v {
+                let v: Value = match serde_json::from_str(raw.get()) {
+                    Ok(v) => v,
+                    Err(_) => continue,
+                };
+                let s = match &v {
                     Value::String(s) => s.clone(),
                     Value::Number(n) => n.to_string(),
                     Value::Bool(b) => b.to_string(),
@@ -236,7 +260,7 @@ pub(crate) async fn read_fields(state: &AppState, req: Request, image_names: &[&
                 if s.len() > text_limit(k) {
                     return Err(ApiError::bad_request("field_too_long", format!("{k}: at most {} bytes", text_limit(k))));
                 }
-                text.insert(k.clone(), s);
+                text.insert(k.to_string(), s);
             }
         }
     }
