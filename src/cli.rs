@@ -218,6 +218,10 @@ pub struct ServeArgs {
     /// number of enrolled faces.
     #[arg(long, env = "FACEMATCH_IDENTIFY_FMR", default_value_t = 1e-3)]
     pub identify_fmr: f64,
+    /// Keep enrolled photos, encrypted at rest with the key in this file (64 hex characters, e.g.
+    /// `openssl rand -hex 32`). Without it no photo is ever stored.
+    #[arg(long, env = "FACEMATCH_PHOTO_KEY")]
+    pub photo_key: Option<PathBuf>,
     /// Cashfree: requests per minute allowed from one IP address (0: no limit); beyond it, 429
     /// `too_many_requests_per_ip`.
     #[arg(long, env = "FACEMATCH_CASHFREE_RATE_PER_IP", default_value_t = 0)]
@@ -245,6 +249,7 @@ impl ServeArgs {
             cashfree_rate_per_operation: self.cashfree_rate_per_operation,
             cashfree_signature_key: None,
             identify_fmr: self.identify_fmr,
+            photo_key: None,
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod image_input;
 pub mod letterbox;
 pub mod manifest;
 pub mod modelfile;
+pub mod photos;
 pub mod runtime;
 pub mod score;
 pub mod server;

@@ -394,6 +394,13 @@ fn run(cli: &Cli) -> CliResult {
                     .map_err(|e| (Error::Internal(e), Some(path.display().to_string())))?;
                 config.cashfree_signature_key = Some(std::sync::Arc::new(key));
             }
+            if let Some(path) = &args.photo_key {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| (Error::Internal(format!("cannot read the file: {e}")), Some(path.display().to_string())))?;
+                let key =
+                    facematch::photos::PhotoKey::from_hex(&text).map_err(|e| (Error::Internal(e), Some(path.display().to_string())))?;
+                config.photo_key = Some(std::sync::Arc::new(key));
+            }
             let store = open_store(args.state_dir.as_deref())?;
             provision_clients(&store, &args.clients)?;
             first_start_credentials(&store)?;

@@ -161,7 +161,7 @@ impl Pack {
         let manifest: Manifest = toml::from_str(text).map_err(|e| Error::Manifest { path: source.clone(), reason: e.to_string() })?;
         let bad = |reason: &str| Error::Manifest { path: source.clone(), reason: reason.to_string() };
         let d = &manifest.detector;
-        if d.input_size < 32 || d.input_size % 32 != 0 {
+        if d.input_size < 32 || !d.input_size.is_multiple_of(32) {
             return Err(bad("detector.input_size must be a positive multiple of 32"));
         }
         if !(0.0..=1.0).contains(&d.score_threshold) || !(0.0..=1.0).contains(&d.fallback_floor) {

@@ -69,7 +69,7 @@ async fn success_responses_have_exactly_the_docs_fields() {
     assert_eq!(v["face_match_result"], "YES");
     assert!(v["ref_id"].is_i64() && v["verification_id"] == "test_verification_id");
     let score = v["face_match_score"].as_f64().unwrap();
-    assert!(score >= 0.75 && score <= 1.0);
+    assert!((0.75..=1.0).contains(&score));
 
     let gauss = read(&sample("gauss.png"));
     let (s, v) = post(

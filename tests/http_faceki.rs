@@ -71,7 +71,10 @@ fn temp_state_dir(name: &str) -> std::path::PathBuf {
 
 /// LFW DevTest "same" pairs (two photos of one person) and, for distractors and strangers,
 /// photos of other people.
-fn lfw_people(eval: &std::path::Path) -> (Vec<(String, Vec<u8>, Vec<u8>)>, Vec<Vec<u8>>, Vec<Vec<u8>>) {
+/// (name, photo to enroll, another photo of the same person).
+type Person = (String, Vec<u8>, Vec<u8>);
+
+fn lfw_people(eval: &std::path::Path) -> (Vec<Person>, Vec<Vec<u8>>, Vec<Vec<u8>>) {
     let pairs = facematch::eval::pairs::load(&eval.join("lfw-view1/pairsDevTest.txt"), None).unwrap();
     let name = |p: &std::path::Path| p.parent().unwrap().file_name().unwrap().to_string_lossy().to_string();
     let same: Vec<_> = pairs.iter().filter(|p| p.same).step_by(25).take(16).map(|p| (name(&p.a), read(&p.a), read(&p.b))).collect();
@@ -247,5 +250,49 @@ async fn subjects_are_read_patched_and_deleted_and_the_embedding_leaves_the_file
             assert!(!f.windows(needle.len()).any(|w| w == needle), "a deleted embedding is still in the state directory");
         }
     }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test]
+async fn photos_are_kept_only_with_a_key_and_only_encrypted() {
+    let newton = read(&sample("newton.png"));
+    // Without a key: no photo anywhere, and the photo route has nothing.
+    let dir = temp_state_dir("nophoto");
+    let store = Arc::new(SqliteStore::open(&dir.join("facematch.sqlite")).unwrap());
+    with_native_key(store.as_ref());
+    let state = AppState::new(engine_arc(), store, ServerConfig::default());
+    let v = enroll(&state, &newton, json!({"fullName": "Isaac Newton"})).await;
+    assert_eq!(v["faces"][0]["has_photo"], false);
+    let path = format!("/v1/subjects/{}/faces/{}/photo", v["subject_id"].as_str().unwrap(), v["face_id"].as_str().unwrap());
+    assert_eq!(native(&state, "GET", &path, Value::Null).await.0, StatusCode::NOT_FOUND);
+
+    // With a key: the photo is stored sealed (its bytes never appear in the state directory), comes
+    // back intact through the native route, and FACEKI links it.
+    let dir = temp_state_dir("photo");
+    let store = Arc::new(SqliteStore::open(&dir.join("facematch.sqlite")).unwrap());
+    with_native_key(store.as_ref());
+    let client = store.add_client("faceki", None).unwrap();
+    let key = facematch::photos::PhotoKey::from_hex(&"5a".repeat(32)).unwrap();
+    let state = AppState::new(engine_arc(), store, ServerConfig { photo_key: Some(Arc::new(key)), ..ServerConfig::default() });
+    let v = enroll(&state, &newton, json!({"fullName": "Isaac Newton"})).await;
+    assert_eq!(v["faces"][0]["has_photo"], true);
+    let (sid, fid) = (v["subject_id"].as_str().unwrap().to_string(), v["face_id"].as_str().unwrap().to_string());
+    let req =
+        Request::get(format!("/v1/subjects/{sid}/faces/{fid}/photo")).header("authorization", NATIVE_BEARER).body(Body::empty()).unwrap();
+    let resp = router(state.clone()).oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "image/png");
+    assert_eq!(axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap().to_vec(), newton);
+    let req = Request::get(format!("/v1/subjects/{sid}/faces/{fid}/photo")).body(Body::empty()).unwrap();
+    assert_eq!(router(state.clone()).oneshot(req).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    let needle = &newton[newton.len() / 2..newton.len() / 2 + 64];
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let f = std::fs::read(entry.unwrap().path()).unwrap();
+        assert!(!f.windows(needle.len()).any(|w| w == needle), "the photo is in the state directory in clear");
+    }
+    let token = faceki_token(&state, &client.client_id, &client.secret).await;
+    let (_, v) = face_check(&state, Some(&token), Some(&mirrored_jpeg(&newton))).await;
+    let link = v["data"]["kyc_records"][0]["selfieImage"].as_str().unwrap().to_string();
+    assert!(link.ends_with(&format!("/v1/subjects/{sid}/faces/{fid}/photo")), "{link}");
     std::fs::remove_dir_all(&dir).ok();
 }

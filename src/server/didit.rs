@@ -306,7 +306,7 @@ fn warning(risk: &str, short: &str, long: &str) -> DiditWarning {
     }
 }
 
-fn base_url(state: &AppState, headers: &HeaderMap) -> String {
+pub(crate) fn base_url(state: &AppState, headers: &HeaderMap) -> String {
     if let Some(u) = &state.config.public_url {
         return u.trim_end_matches('/').to_string();
     }

@@ -156,7 +156,7 @@ pub struct FaceCheckResponse {
 }
 
 /// The record FACEKI returns for a matched subject.
-fn kyc_record(s: &Subject, face_id: &str) -> Value {
+fn kyc_record(s: &Subject, face_id: &str, base: &str) -> Value {
     let mut o: Map<String, Value> = s.record.as_object().cloned().unwrap_or_default();
     let image_id = s.faces.iter().find(|f| f.face_id == face_id).map(|f| f.image_id.clone()).unwrap_or_default();
     o.insert("_id".into(), json!(s.subject_id));
@@ -171,7 +171,11 @@ fn kyc_record(s: &Subject, face_id: &str) -> Value {
     if let Some(d) = &s.document_id {
         o.insert("documentId".into(), json!(d));
     }
-    // No photos are kept: the image links are empty unless the record brought its own.
+    // With `--photo-key` the enrolled photo is linked (native API key needed to fetch it); else no
+    // photo exists and the image links are empty unless the record brought its own.
+    if s.faces.iter().any(|f| f.face_id == face_id && f.has_photo) {
+        o.insert("selfieImage".into(), json!(format!("{base}/v1/subjects/{}/faces/{face_id}/photo", s.subject_id)));
+    }
     for link in ["selfieImage", "idFrontImage", "idBackImage", "documentCropFaceImageUrl"] {
         o.entry(link).or_insert(json!(""));
     }
@@ -192,6 +196,7 @@ fn kyc_record(s: &Subject, face_id: &str) -> Value {
         (status = 500, description = "5000", body = FacekiErrorBody),
     ))]
 pub async fn face_check(State(state): State<AppState>, req: Request) -> Result<Response, FacekiError> {
+    let base = super::didit::base_url(&state, req.headers());
     let token = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -244,7 +249,7 @@ pub async fn face_check(State(state): State<AppState>, req: Request) -> Result<R
             if seen.insert(sid.clone()) {
                 // A subject deleted while this search ran is simply not returned.
                 if let Some(s) = store.subject(&sid)? {
-                    out.push(kyc_record(&s, &fid));
+                    out.push(kyc_record(&s, &fid, &base));
                 }
             }
         }

@@ -50,6 +50,8 @@ pub struct ServerConfig {
     /// FACEKI's face-check and `/v1/identify` decide at it. 1e-3 is the operating point NIST's
     /// FRVT 1:N reports use.
     pub identify_fmr: f64,
+    /// Keep enrolled photos, encrypted with this key; without it no photo is stored.
+    pub photo_key: Option<Arc<crate::photos::PhotoKey>>,
 }
 
 impl Default for ServerConfig {
@@ -65,6 +67,7 @@ impl Default for ServerConfig {
             cashfree_rate_per_operation: 0,
             cashfree_signature_key: None,
             identify_fmr: 1e-3,
+            photo_key: None,
         }
     }
 }
@@ -129,6 +132,7 @@ pub(crate) fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(subjects::enroll, subjects::list))
         .routes(routes!(subjects::get, subjects::patch, subjects::delete))
         .routes(routes!(subjects::add_face))
+        .routes(routes!(subjects::photo))
         .routes(routes!(subjects::identify))
         .routes(routes!(faceki::token))
         .routes(routes!(faceki::face_check))

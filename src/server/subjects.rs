@@ -60,6 +60,17 @@ async fn embed_upload(state: &AppState, bytes: Vec<u8>, name: &str) -> Result<(A
     }
 }
 
+/// The upload sealed with the photo key, when the operator keeps photos.
+fn seal(state: &AppState, photo: &[u8]) -> Result<Option<Vec<u8>>, ApiError> {
+    match &state.config.photo_key {
+        None => Ok(None),
+        Some(k) => k.encrypt(photo).map(Some).map_err(|e| {
+            tracing::error!(error = %e, "photo encryption");
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal server error")
+        }),
+    }
+}
+
 fn used_face(a: &Analysis) -> Option<UsedFace> {
     a.chosen.map(|c| UsedFace { bbox: c.face.bbox, landmarks: c.face.landmarks, score: c.face.score, low_confidence: c.low_confidence })
 }
@@ -94,6 +105,8 @@ pub struct FaceView {
     /// The embedding model; a face of another model than the server's is not searched.
     pub model: String,
     pub created_at: String,
+    /// An encrypted photo is kept (`GET .../faces/{face_id}/photo`).
+    pub has_photo: bool,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -122,7 +135,13 @@ impl From<Subject> for SubjectView {
             faces: s
                 .faces
                 .into_iter()
-                .map(|f| FaceView { face_id: f.face_id, image_id: f.image_id, model: f.model, created_at: f.created_at })
+                .map(|f| FaceView {
+                    face_id: f.face_id,
+                    image_id: f.image_id,
+                    model: f.model,
+                    created_at: f.created_at,
+                    has_photo: f.has_photo,
+                })
                 .collect(),
         }
     }
@@ -144,10 +163,13 @@ pub async fn enroll(State(state): State<AppState>, req: Request) -> Result<(Stat
     require_key(&state, req.headers()).await?;
     let mut fields = read_fields(&state, req, &["image"]).await?;
     let record = parse_record(fields.text.get("record"))?;
-    let (a, embedding) = embed_upload(&state, fields.images.remove("image").unwrap_or_default(), "image").await?;
+    let photo = fields.images.remove("image").unwrap_or_default();
+    let sealed = seal(&state, &photo)?;
+    let (a, embedding) = embed_upload(&state, photo, "image").await?;
     let model = state.engine.pack().manifest.embedding_model_id();
     let (store, e) = (state.store.clone(), embedding.clone());
-    let subject = blocking(move || store.create_subject(&record, &NewFace { embedding: &e, model: &model })).await?;
+    let subject =
+        blocking(move || store.create_subject(&record, &NewFace { embedding: &e, model: &model, sealed_photo: sealed.as_deref() })).await?;
     let face_id = subject.faces.first().map(|f| f.face_id.clone()).unwrap_or_default();
     state.gallery.insert(FaceRef { face_id: face_id.clone(), subject_id: subject.subject_id.clone() }, &embedding);
     Ok((
@@ -173,15 +195,49 @@ pub async fn add_face(
     require_key(&state, req.headers()).await?;
     valid_id(&id)?;
     let mut fields = read_fields(&state, req, &["image"]).await?;
-    let (_, embedding) = embed_upload(&state, fields.images.remove("image").unwrap_or_default(), "image").await?;
+    let photo = fields.images.remove("image").unwrap_or_default();
+    let sealed = seal(&state, &photo)?;
+    let (_, embedding) = embed_upload(&state, photo, "image").await?;
     let model = state.engine.pack().manifest.embedding_model_id();
     let (store, e, sid) = (state.store.clone(), embedding.clone(), id.clone());
-    let face = blocking(move || store.add_face(&sid, &NewFace { embedding: &e, model: &model })).await?.ok_or_else(not_found)?;
+    let face = blocking(move || store.add_face(&sid, &NewFace { embedding: &e, model: &model, sealed_photo: sealed.as_deref() }))
+        .await?
+        .ok_or_else(not_found)?;
     state.gallery.insert(FaceRef { face_id: face.face_id.clone(), subject_id: id }, &embedding);
     Ok((
         StatusCode::CREATED,
-        Json(FaceView { face_id: face.face_id, image_id: face.image_id, model: face.model, created_at: face.created_at }),
+        Json(FaceView {
+            face_id: face.face_id,
+            image_id: face.image_id,
+            model: face.model,
+            created_at: face.created_at,
+            has_photo: face.has_photo,
+        }),
     ))
+}
+
+/// The enrolled photo of a face, decrypted (only with `--photo-key`; 404 otherwise).
+#[utoipa::path(get, path = "/v1/subjects/{id}/faces/{face_id}/photo", tag = "subjects",
+    params(("id" = String, Path), ("face_id" = String, Path)), security(("api_key" = [])),
+    responses((status = 200, description = "The photo as uploaded"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn photo(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    Path((id, face_id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    require_key(&state, &headers).await?;
+    valid_id(&id)?;
+    valid_id(&face_id)?;
+    let no_photo = || ApiError::new(StatusCode::NOT_FOUND, "photo_not_found", "no photo is kept for this face");
+    let key = state.config.photo_key.clone().ok_or_else(no_photo)?;
+    let store = state.store.clone();
+    let sealed = blocking(move || store.face_photo(&id, &face_id)).await?.ok_or_else(no_photo)?;
+    let photo = key.decrypt(&sealed).ok_or_else(|| {
+        tracing::error!("a stored photo does not decrypt with the configured key");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal server error")
+    })?;
+    let ct = image::guess_format(&photo).ok().map(|f| f.to_mime_type()).unwrap_or("application/octet-stream");
+    Ok(([(axum::http::header::CONTENT_TYPE, ct), (axum::http::header::CACHE_CONTROL, "no-store")], photo).into_response())
 }
 
 #[derive(Deserialize, IntoParams)]

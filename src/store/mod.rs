@@ -75,6 +75,8 @@ pub struct FaceInfo {
     /// The embedding model's id ([`crate::manifest::Manifest::embedding_model_id`]).
     pub model: String,
     pub created_at: String,
+    /// An encrypted photo is kept (only with `--photo-key`).
+    pub has_photo: bool,
 }
 
 /// An enrolled person: a free-form KYC record (a JSON object) plus the fields FACEKI indexes.
@@ -94,6 +96,8 @@ pub struct Subject {
 pub struct NewFace<'a> {
     pub embedding: &'a [f32],
     pub model: &'a str,
+    /// The photo, already encrypted ([`crate::photos::PhotoKey`]); `None` keeps no photo.
+    pub sealed_photo: Option<&'a [u8]>,
 }
 
 /// A stored face with its embedding, as loaded into the in-memory gallery.
@@ -146,6 +150,8 @@ pub trait Store: Send + Sync {
     /// Removes the subject, its faces and their embeddings from the file (overwritten, not just
     /// unlinked). False when there was no such subject.
     fn delete_subject(&self, subject_id: &str) -> StoreResult<bool>;
+    /// The encrypted photo of a face, when one was kept.
+    fn face_photo(&self, subject_id: &str, face_id: &str) -> StoreResult<Option<Vec<u8>>>;
     /// Calls `f` for every face embedded by `model`.
     fn faces(&self, model: &str, f: &mut dyn FnMut(FaceRow)) -> StoreResult<()>;
     /// Number of stored faces per embedding model (faces of another model need re-enrollment).

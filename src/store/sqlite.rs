@@ -71,6 +71,8 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX faces_subject ON faces(subject_id);
     CREATE INDEX faces_model ON faces(model);",
+    // v4: enrolled photos, encrypted, only when the operator configures a photo key.
+    "ALTER TABLE faces ADD COLUMN photo BLOB;",
 ];
 
 pub struct SqliteStore {
@@ -369,6 +371,14 @@ impl Store for SqliteStore {
         Ok(n > 0)
     }
 
+    fn face_photo(&self, subject_id: &str, face_id: &str) -> StoreResult<Option<Vec<u8>>> {
+        self.conn()
+            .query_row("SELECT photo FROM faces WHERE subject_id = ?1 AND face_id = ?2", params![subject_id, face_id], |r| r.get(0))
+            .optional()
+            .map(Option::flatten)
+            .map_err(db)
+    }
+
     fn faces(&self, model: &str, f: &mut dyn FnMut(FaceRow)) -> StoreResult<()> {
         let conn = self.conn();
         let mut st = conn.prepare("SELECT face_id, subject_id, embedding FROM faces WHERE model = ?1").map_err(db)?;
@@ -422,10 +432,11 @@ fn insert_face(tx: &Connection, subject_id: &str, face: &NewFace, now: &str) -> 
         image_id: uuid::Uuid::new_v4().to_string(),
         model: face.model.to_string(),
         created_at: now.to_string(),
+        has_photo: face.sealed_photo.is_some(),
     };
     tx.execute(
-        "INSERT INTO faces (face_id, subject_id, image_id, model, embedding, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![info.face_id, subject_id, info.image_id, info.model, embedding_blob(face.embedding), now],
+        "INSERT INTO faces (face_id, subject_id, image_id, model, embedding, created_at, photo) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![info.face_id, subject_id, info.image_id, info.model, embedding_blob(face.embedding), now, face.sealed_photo],
     )?;
     Ok(info)
 }
@@ -448,11 +459,12 @@ fn read_subject(conn: &Connection, subject_id: &str) -> rusqlite::Result<Option<
         )
         .optional()?;
     let Some((record, full_name, document_id, status, created_at, updated_at)) = row else { return Ok(None) };
-    let mut st =
-        conn.prepare_cached("SELECT face_id, image_id, model, created_at FROM faces WHERE subject_id = ?1 ORDER BY created_at, face_id")?;
+    let mut st = conn.prepare_cached(
+        "SELECT face_id, image_id, model, created_at, photo IS NOT NULL FROM faces WHERE subject_id = ?1 ORDER BY created_at, face_id",
+    )?;
     let faces = st
         .query_map(params![subject_id], |r| {
-            Ok(FaceInfo { face_id: r.get(0)?, image_id: r.get(1)?, model: r.get(2)?, created_at: r.get(3)? })
+            Ok(FaceInfo { face_id: r.get(0)?, image_id: r.get(1)?, model: r.get(2)?, created_at: r.get(3)?, has_photo: r.get(4)? })
         })?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Some(Subject {
@@ -516,13 +528,13 @@ mod tests {
         let subj = s
             .create_subject(
                 &serde_json::json!({"fullName": "Ada", "documentId": "X1", "kyc": {"a": 1}}),
-                &NewFace { embedding: &e, model: "m1" },
+                &NewFace { embedding: &e, model: "m1", sealed_photo: None },
             )
             .unwrap();
         assert_eq!((subj.full_name.as_deref(), subj.document_id.as_deref(), subj.status.as_str()), (Some("Ada"), Some("X1"), "ACCEPTED"));
         assert_eq!(subj.faces.len(), 1);
-        s.add_face(&subj.subject_id, &NewFace { embedding: &e, model: "m2" }).unwrap().unwrap();
-        assert!(s.add_face("nobody", &NewFace { embedding: &e, model: "m1" }).unwrap().is_none());
+        s.add_face(&subj.subject_id, &NewFace { embedding: &e, model: "m2", sealed_photo: None }).unwrap().unwrap();
+        assert!(s.add_face("nobody", &NewFace { embedding: &e, model: "m1", sealed_photo: None }).unwrap().is_none());
         assert_eq!(s.face_models().unwrap(), vec![("m1".to_string(), 1), ("m2".to_string(), 1)]);
         let patched =
             s.update_subject(&subj.subject_id, &serde_json::json!({"fullName": "Ada L", "kyc": {"a": null, "b": 2}})).unwrap().unwrap();
