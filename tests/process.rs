@@ -208,3 +208,52 @@ fn every_acknowledged_enrollment_survives_a_kill() {
     assert_eq!(check, "ok");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn subjects_import_enrolls_folders_and_csv_that_the_server_then_finds() {
+    let dir = state_dir("import");
+    let people = dir.join("people");
+    for (name, file) in [("Isaac_Newton", "newton.png"), ("Carl_Friedrich_Gauss", "gauss.png")] {
+        std::fs::create_dir_all(people.join(name)).unwrap();
+        std::fs::copy(sample(file), people.join(name).join(file)).unwrap();
+    }
+    // A photo without a face is reported, not enrolled.
+    std::fs::create_dir_all(people.join("Nobody")).unwrap();
+    std::fs::write(people.join("Nobody/blank.png"), blank_png(200)).unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_facematch"))
+            .args(args)
+            .env("FACEMATCH_MODELS_DIR", models_dir())
+            .env("FACEMATCH_STATE_DIR", &dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let summary: Value = serde_json::from_str(&run(&["subjects", "import", people.to_str().unwrap(), "--json"])).unwrap();
+    assert_eq!(summary, json!({"subjects": 2, "faces": 2, "no_face": 1, "failed": 0, "skipped_subjects": 1}));
+    let csv = dir.join("more.csv");
+    std::fs::write(
+        &csv,
+        format!("path,fullName,documentId,record\n{},Newton Again,N-2,\"{{\"\"note\"\": \"\"csv\"\"}}\"\n", sample("newton.png").display()),
+    )
+    .unwrap();
+    let summary: Value = serde_json::from_str(&run(&["subjects", "import", csv.to_str().unwrap(), "--json"])).unwrap();
+    assert_eq!(summary["subjects"], 1);
+    let list = run(&["subjects", "list"]);
+    assert!(list.starts_with("3 enrolled"), "{list}");
+    assert!(list.contains("Isaac Newton") && list.contains("Newton Again\tN-2"), "{list}");
+    assert!(run(&["subjects", "status"]).contains("3 face(s)\tsearched by the current pack"));
+
+    let s = Server::start(&write_config(&dir));
+    let c = http();
+    let t: Value = c.get(format!("{}/getToken?clientId=kiosk&clientSecret={FACEKI_SECRET}", s.url)).send().unwrap().json().unwrap();
+    let v = face_check(&c, &s.url, t["data"]["access_token"].as_str().unwrap(), &mirrored_jpeg(&read(&sample("newton.png"))));
+    let names: Vec<&str> = v["data"]["kyc_records"].as_array().unwrap().iter().map(|r| r["fullName"].as_str().unwrap()).collect();
+    assert_eq!(names.len(), 2, "both Newtons, not Gauss: {v}");
+    assert!(names.contains(&"Isaac Newton") && names.contains(&"Newton Again"));
+    let again = v["data"]["kyc_records"].as_array().unwrap().iter().find(|r| r["fullName"] == "Newton Again").unwrap();
+    assert_eq!((&again["documentId"], &again["note"]), (&json!("N-2"), &json!("csv")));
+    s.stop();
+    std::fs::remove_dir_all(&dir).ok();
+}
