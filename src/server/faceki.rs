@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 use utoipa::ToSchema;
 
 use super::error::ApiError;
-use super::subjects::identify_embedding;
+use super::subjects::identify_blocking;
 use super::AppState;
 use crate::store::{StoreError, Subject};
 
@@ -238,7 +238,7 @@ pub async fn face_check(State(state): State<AppState>, req: Request) -> Result<R
         );
     };
     let target = state.config.identify_fmr;
-    let (_, candidates) = identify_embedding(&state, &embedding, TOP_K, target);
+    let (_, candidates) = identify_blocking(&state, embedding, TOP_K, target).await.map_err(FacekiError::from)?;
     let matches: Vec<_> = candidates.into_iter().filter(|c| c.is_match).collect();
     let store = state.store.clone();
     let wanted: Vec<(String, String)> = matches.iter().map(|c| (c.subject_id.clone(), c.face_id.clone())).collect();
