@@ -214,6 +214,15 @@ async fn subjects_are_read_patched_and_deleted_and_the_embedding_leaves_the_file
     assert_eq!(s, StatusCode::OK, "{got}");
     assert_eq!(got["record"], json!({"fullName": "Isaac Newton", "documentId": "N-1643", "status": "REJECTED"}));
     assert_eq!(got["status"], "REJECTED");
+    // Two patches each under the 64 KiB limit: the second would grow the record past it, so it is
+    // refused and nothing of it is written.
+    let (s, _) = native(&state, "PATCH", &format!("/v1/subjects/{id}"), json!({"record": {"a": "x".repeat(40_000)}})).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, v) = native(&state, "PATCH", &format!("/v1/subjects/{id}"), json!({"record": {"b": "y".repeat(40_000)}})).await;
+    assert_eq!((s, &v["error"]["code"]), (StatusCode::BAD_REQUEST, &json!("invalid_record")));
+    let (_, got) = native(&state, "GET", &format!("/v1/subjects/{id}"), Value::Null).await;
+    assert!(got["record"].get("b").is_none() && got["record"]["a"].as_str().map(str::len) == Some(40_000));
+    let (_, got) = native(&state, "PATCH", &format!("/v1/subjects/{id}"), json!({"record": {"a": null}})).await;
     let (s, got) = native(&state, "POST", &format!("/v1/subjects/{id}/faces"), json!({"image": b64(&mirrored_jpeg(&newton))})).await;
     assert_eq!(s, StatusCode::CREATED, "{got}");
     let (_, list) = native(&state, "GET", "/v1/subjects?limit=10", Value::Null).await;

@@ -208,10 +208,7 @@ pub async fn face_match(State(state): State<AppState>, req: Request) -> Result<J
     let secret = header(&headers, "x-client-secret")
         .ok_or_else(|| validation("x-client-secret_missing", "x-client-secret is missing in the request."))?;
     let (store, id, sec) = (state.store.clone(), client_id.to_string(), secret.to_string());
-    let ok = tokio::task::spawn_blocking(move || store.check_client("cashfree", &id, &sec))
-        .await
-        .map_err(|_| internal(StoreError::Db("task failed".into())))?
-        .map_err(internal)?;
+    let ok = super::store_call(move || store.check_client("cashfree", &id, &sec)).await.map_err(CashfreeError::from)?;
     if !ok {
         return Err(CashfreeError {
             status: StatusCode::UNAUTHORIZED,
@@ -341,14 +338,12 @@ pub async fn face_match(State(state): State<AppState>, req: Request) -> Result<J
             score: *sc,
         }),
     );
-    let saved = tokio::task::spawn_blocking(move || match record {
+    super::store_call(move || match record {
         Some(r) => store.complete_cashfree(&r),
         None => store.release_cashfree_id(&vid),
     })
-    .await;
-    if let Ok(Err(e)) = saved {
-        return Err(internal(e));
-    }
+    .await
+    .map_err(CashfreeError::from)?;
     let (status, result, score) = outcome?;
     Ok(Json(CashfreeFaceMatchResponse {
         status: status.into(),

@@ -133,16 +133,8 @@ fn detail(status: StatusCode, m: impl Into<String>) -> DiditError {
     DiditError(status, m.into())
 }
 
-fn store_failed(e: StoreError) -> DiditError {
-    tracing::error!(error = %e, "didit: state store");
-    detail(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error.")
-}
-
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, StoreError> + Send + 'static) -> Result<T, DiditError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|_| detail(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error."))?
-        .map_err(store_failed)
+    super::store_call(f).await.map_err(|_| detail(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error."))
 }
 
 /// `POST /auth/v2/token/`: `Authorization: Basic base64(client_id:client_secret)`, form

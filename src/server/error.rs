@@ -19,6 +19,11 @@ impl ApiError {
         ApiError { status, code, message: message.into() }
     }
 
+    /// A 500 that says nothing about its cause (which goes to the log where it arose).
+    pub fn internal() -> ApiError {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal server error")
+    }
+
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, code, message)
     }

@@ -49,13 +49,8 @@ impl IntoResponse for FacekiError {
     }
 }
 
-fn internal(e: StoreError) -> FacekiError {
-    tracing::error!(error = %e, "faceki: state store");
-    FacekiError(StatusCode::INTERNAL_SERVER_ERROR, codes::INTERNAL, "Internal server error".into())
-}
-
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, StoreError> + Send + 'static) -> Result<T, FacekiError> {
-    tokio::task::spawn_blocking(f).await.map_err(|_| internal(StoreError::Db("task failed".into())))?.map_err(internal)
+    super::store_call(f).await.map_err(FacekiError::from)
 }
 
 impl From<ApiError> for FacekiError {
@@ -241,25 +236,30 @@ pub async fn face_check(State(state): State<AppState>, req: Request) -> Result<R
     let (_, candidates) = identify_blocking(&state, embedding, TOP_K, target).await.map_err(FacekiError::from)?;
     let matches: Vec<_> = candidates.into_iter().filter(|c| c.is_match).collect();
     let store = state.store.clone();
-    let wanted: Vec<(String, String)> = matches.iter().map(|c| (c.subject_id.clone(), c.face_id.clone())).collect();
-    let records = blocking(move || {
-        let mut seen = std::collections::HashSet::new();
-        let mut out = Vec::new();
-        for (sid, fid) in wanted {
-            if seen.insert(sid.clone()) {
-                // A subject deleted while this search ran is simply not returned.
-                if let Some(s) = store.subject(&sid)? {
-                    out.push(kyc_record(&s, &fid, &base));
+    let (all_face_ids, kyc_records) = blocking(move || {
+        // Best match first; one record per person. A subject deleted while this search ran is left
+        // out, its faces with it.
+        let mut subjects: std::collections::HashMap<String, bool> = std::collections::HashMap::new();
+        let (mut face_ids, mut records) = (Vec::new(), Vec::new());
+        for c in matches {
+            let exists = match subjects.get(&c.subject_id) {
+                Some(&e) => e,
+                None => {
+                    let s = store.subject(&c.subject_id)?;
+                    if let Some(s) = &s {
+                        records.push(kyc_record(s, &c.face_id, &base));
+                    }
+                    subjects.insert(c.subject_id.clone(), s.is_some());
+                    s.is_some()
                 }
+            };
+            if exists {
+                face_ids.push(c.face_id);
             }
         }
-        Ok(out)
+        Ok((face_ids, records))
     })
     .await?;
-    let data = FaceCheckData {
-        face_verified: !records.is_empty(),
-        all_face_ids: if records.is_empty() { Vec::new() } else { matches.into_iter().map(|c| c.face_id).collect() },
-        kyc_records: records,
-    };
+    let data = FaceCheckData { face_verified: !kyc_records.is_empty(), all_face_ids, kyc_records };
     Ok(Json(FaceCheckResponse { response_code: 0, data }).into_response())
 }

@@ -179,6 +179,24 @@ pub async fn analyse_pair(engine: &Engine, a: Vec<u8>, b: Vec<u8>) -> (Result<An
     tokio::join!(analyse(engine, a, true), analyse(engine, b, true))
 }
 
+/// Runs a state-store call on the blocking pool (SQLite waits on the disk). A failure is logged here
+/// and comes back as [`ApiError::internal`], which each API words in its own error shape.
+pub async fn store_call<T: Send + 'static>(
+    f: impl FnOnce() -> crate::store::StoreResult<T> + Send + 'static,
+) -> std::result::Result<T, error::ApiError> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "state store");
+            Err(error::ApiError::internal())
+        }
+        Err(_) => {
+            tracing::error!("a state-store task panicked");
+            Err(error::ApiError::internal())
+        }
+    }
+}
+
 /// The calibrated score of a comparison: 0 when a face is missing or the pack is uncalibrated.
 pub fn calibrated_score(engine: &Engine, c: &crate::engine::Comparison) -> f32 {
     c.similarity.and_then(|sim| engine.pack().manifest.calibrated(sim)).map_or(0.0, |k| k.score)

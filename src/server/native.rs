@@ -167,15 +167,7 @@ pub async fn require_key(state: &AppState, headers: &axum::http::HeaderMap) -> R
     };
     let key = key.ok_or_else(unauthorized)?;
     let store = state.store.clone();
-    match tokio::task::spawn_blocking(move || store.client_by_secret("native", &key)).await {
-        Ok(Ok(Some(client))) => Ok(client),
-        Ok(Ok(None)) => Err(unauthorized()),
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "native: state store");
-            Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal server error"))
-        }
-        Err(_) => Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal server error")),
-    }
+    super::store_call(move || store.client_by_secret("native", &key)).await?.ok_or_else(unauthorized)
 }
 
 /// The request's images and text fields, from JSON or multipart.
@@ -272,19 +264,27 @@ pub(crate) async fn read_fields(state: &AppState, req: Request, image_names: &[&
     Ok(Fields { images, text })
 }
 
+pub(crate) fn used_face(a: &Analysis) -> Option<UsedFace> {
+    a.chosen.map(|c| UsedFace { bbox: c.face.bbox, landmarks: c.face.landmarks, score: c.face.score, low_confidence: c.low_confidence })
+}
+
 fn image_report(a: &Analysis) -> ImageReport {
     ImageReport {
         width: a.width,
         height: a.height,
         faces: a.faces.clone(),
         face_count: a.face_count(),
-        used_face: a.chosen.map(|c| UsedFace {
-            bbox: c.face.bbox,
-            landmarks: c.face.landmarks,
-            score: c.face.score,
-            low_confidence: c.low_confidence,
-        }),
+        used_face: used_face(a),
         timings_ms: a.timings,
+    }
+}
+
+/// The analysis of an uploaded image and the embedding of its largest face; 422 `no_face` without one.
+pub(crate) async fn embed_upload(state: &AppState, bytes: Vec<u8>, name: &str) -> Result<(Analysis, Vec<f32>), ApiError> {
+    let mut a = analyse(&state.engine, bytes, true).await.map_err(|e| ApiError::for_image(&e, name))?;
+    match a.embedding.take() {
+        Some(e) => Ok((a, e)),
+        None => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "no_face", format!("{name}: no face was found in the image"))),
     }
 }
 
@@ -400,11 +400,6 @@ pub async fn detect(State(state): State<AppState>, req: Request) -> Result<Json<
 pub async fn embed(State(state): State<AppState>, req: Request) -> Result<Json<EmbedResponse>, ApiError> {
     require_key(&state, req.headers()).await?;
     let mut fields = read_fields(&state, req, &["image"]).await?;
-    let a = analyse(&state.engine, fields.images.remove("image").unwrap_or_default(), true)
-        .await
-        .map_err(|e| ApiError::for_image(&e, "image"))?;
-    let Some(embedding) = a.embedding.clone() else {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "no_face", "image: no face was found in the image"));
-    };
+    let (a, embedding) = embed_upload(&state, fields.images.remove("image").unwrap_or_default(), "image").await?;
     Ok(Json(EmbedResponse { dim: embedding.len(), embedding, pack: state.engine.pack().manifest.name.clone(), image: image_report(&a) }))
 }

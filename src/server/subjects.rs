@@ -11,26 +11,13 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::ApiError;
-use super::native::{read_fields, require_key, ErrorBody, UsedFace, MAX_RECORD_BYTES};
-use super::{analyse, AppState};
-use crate::engine::Analysis;
+use super::native::{embed_upload, read_fields, require_key, used_face, ErrorBody, UsedFace, MAX_RECORD_BYTES};
+use super::{store_call, AppState};
 use crate::gallery::{FaceRef, Hit};
-use crate::store::{NewFace, StoreError, Subject};
+use crate::store::{NewFace, RecordUpdate, Subject};
 
 /// At most this many candidates per search.
 pub const MAX_TOP_K: usize = 100;
-
-fn store_failed(e: StoreError) -> ApiError {
-    tracing::error!(error = %e, "subjects: state store");
-    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal server error")
-}
-
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, StoreError> + Send + 'static) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal server error"))?
-        .map_err(store_failed)
-}
 
 fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "subject_not_found", "no subject with this id")
@@ -51,28 +38,15 @@ fn parse_record(text: Option<&String>) -> Result<Value, ApiError> {
     }
 }
 
-/// The embedding of the largest face of an uploaded image, or the error to answer.
-async fn embed_upload(state: &AppState, bytes: Vec<u8>, name: &str) -> Result<(Analysis, Vec<f32>), ApiError> {
-    let a = analyse(&state.engine, bytes, true).await.map_err(|e| ApiError::for_image(&e, name))?;
-    match a.embedding.clone() {
-        Some(e) => Ok((a, e)),
-        None => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "no_face", format!("{name}: no face was found in the image"))),
-    }
-}
-
 /// The upload sealed with the photo key, when the operator keeps photos.
 fn seal(state: &AppState, photo: &[u8]) -> Result<Option<Vec<u8>>, ApiError> {
     match &state.config.photo_key {
         None => Ok(None),
         Some(k) => k.encrypt(photo).map(Some).map_err(|e| {
             tracing::error!(error = %e, "photo encryption");
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal server error")
+            ApiError::internal()
         }),
     }
-}
-
-fn used_face(a: &Analysis) -> Option<UsedFace> {
-    a.chosen.map(|c| UsedFace { bbox: c.face.bbox, landmarks: c.face.landmarks, score: c.face.score, low_confidence: c.low_confidence })
 }
 
 /// `POST /v1/subjects` as JSON (multipart: a file part `image` and a text part `record`).
@@ -169,7 +143,8 @@ pub async fn enroll(State(state): State<AppState>, req: Request) -> Result<(Stat
     let model = state.engine.pack().manifest.embedding_model_id();
     let (store, e) = (state.store.clone(), embedding.clone());
     let subject =
-        blocking(move || store.create_subject(&record, &NewFace { embedding: &e, model: &model, sealed_photo: sealed.as_deref() })).await?;
+        store_call(move || store.create_subject(&record, &NewFace { embedding: &e, model: &model, sealed_photo: sealed.as_deref() }))
+            .await?;
     let face_id = subject.faces.first().map(|f| f.face_id.clone()).unwrap_or_default();
     state.gallery.insert(FaceRef { face_id: face_id.clone(), subject_id: subject.subject_id.clone() }, &embedding);
     Ok((
@@ -200,7 +175,7 @@ pub async fn add_face(
     let (_, embedding) = embed_upload(&state, photo, "image").await?;
     let model = state.engine.pack().manifest.embedding_model_id();
     let (store, e, sid) = (state.store.clone(), embedding.clone(), id.clone());
-    let face = blocking(move || store.add_face(&sid, &NewFace { embedding: &e, model: &model, sealed_photo: sealed.as_deref() }))
+    let face = store_call(move || store.add_face(&sid, &NewFace { embedding: &e, model: &model, sealed_photo: sealed.as_deref() }))
         .await?
         .ok_or_else(not_found)?;
     state.gallery.insert(FaceRef { face_id: face.face_id.clone(), subject_id: id }, &embedding);
@@ -231,10 +206,10 @@ pub async fn photo(
     let no_photo = || ApiError::new(StatusCode::NOT_FOUND, "photo_not_found", "no photo is kept for this face");
     let key = state.config.photo_key.clone().ok_or_else(no_photo)?;
     let store = state.store.clone();
-    let sealed = blocking(move || store.face_photo(&id, &face_id)).await?.ok_or_else(no_photo)?;
+    let sealed = store_call(move || store.face_photo(&id, &face_id)).await?.ok_or_else(no_photo)?;
     let photo = key.decrypt(&sealed).ok_or_else(|| {
         tracing::error!("a stored photo does not decrypt with the configured key");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal server error")
+        ApiError::internal()
     })?;
     let ct = image::guess_format(&photo).ok().map(|f| f.to_mime_type()).unwrap_or("application/octet-stream");
     Ok(([(axum::http::header::CONTENT_TYPE, ct), (axum::http::header::CACHE_CONTROL, "no-store")], photo).into_response())
@@ -265,7 +240,7 @@ pub async fn list(
     require_key(&state, &headers).await?;
     let (offset, limit) = (q.offset.unwrap_or(0).max(0), q.limit.unwrap_or(50).clamp(1, 500));
     let store = state.store.clone();
-    let (total, subjects) = blocking(move || Ok((store.count_subjects()?, store.list_subjects(offset, limit)?))).await?;
+    let (total, subjects) = store_call(move || Ok((store.count_subjects()?, store.list_subjects(offset, limit)?))).await?;
     Ok(Json(SubjectList { total, subjects: subjects.into_iter().map(SubjectView::from).collect() }))
 }
 
@@ -279,7 +254,7 @@ pub async fn get(
     require_key(&state, &headers).await?;
     valid_id(&id)?;
     let store = state.store.clone();
-    let s = blocking(move || store.subject(&id)).await?.ok_or_else(not_found)?;
+    let s = store_call(move || store.subject(&id)).await?.ok_or_else(not_found)?;
     Ok(Json(s.into()))
 }
 
@@ -297,16 +272,13 @@ pub async fn patch(State(state): State<AppState>, Path(id): Path<String>, req: R
         _ => return Err(ApiError::bad_request("invalid_record", format!("record: a JSON object of at most {MAX_RECORD_BYTES} bytes"))),
     };
     let store = state.store.clone();
-    let s = blocking(move || {
-        let s = store.update_subject(&id, &patch)?;
-        match s {
-            Some(s) if s.record.to_string().len() > MAX_RECORD_BYTES => Err(StoreError::Db("record grew beyond its limit".into())),
-            other => Ok(other),
+    match store_call(move || store.update_subject(&id, &patch, MAX_RECORD_BYTES)).await? {
+        RecordUpdate::Updated(s) => Ok(Json(s.into())),
+        RecordUpdate::NotFound => Err(not_found()),
+        RecordUpdate::TooLarge => {
+            Err(ApiError::bad_request("invalid_record", format!("record: the patched record would exceed {MAX_RECORD_BYTES} bytes")))
         }
-    })
-    .await?
-    .ok_or_else(not_found)?;
-    Ok(Json(s.into()))
+    }
 }
 
 /// Delete a subject: its record and embeddings are removed from the database file and the gallery.
@@ -316,7 +288,7 @@ pub async fn delete(State(state): State<AppState>, headers: axum::http::HeaderMa
     require_key(&state, &headers).await?;
     valid_id(&id)?;
     let (store, sid) = (state.store.clone(), id.clone());
-    if !blocking(move || store.delete_subject(&sid)).await? {
+    if !store_call(move || store.delete_subject(&sid)).await? {
         return Err(not_found());
     }
     state.gallery.remove_subject(&id);
@@ -373,9 +345,7 @@ pub async fn identify_blocking(
     target_fmr: f64,
 ) -> Result<(usize, Vec<Candidate>), ApiError> {
     let state = state.clone();
-    tokio::task::spawn_blocking(move || identify_embedding(&state, &embedding, k, target_fmr))
-        .await
-        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal server error"))
+    tokio::task::spawn_blocking(move || identify_embedding(&state, &embedding, k, target_fmr)).await.map_err(|_| ApiError::internal())
 }
 
 /// `POST /v1/identify` as JSON (multipart: file part `image`, text parts as below).

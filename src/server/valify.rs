@@ -140,14 +140,7 @@ fn image_error(e: ApiError, which: &str) -> ValifyError {
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, StoreError> + Send + 'static) -> Result<T, ValifyError> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "valify: state store");
-            Err(internal())
-        }
-        Err(_) => Err(internal()),
-    }
+    super::store_call(f).await.map_err(|_| internal())
 }
 
 fn bearer(headers: &HeaderMap) -> Option<String> {

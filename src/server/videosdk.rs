@@ -81,9 +81,8 @@ async fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), VideoSdk
         .apikey;
     let store = state.store.clone();
     let key = apikey.clone();
-    let secret = tokio::task::spawn_blocking(move || store.signing_secret("videosdk", &key))
+    let secret = super::store_call(move || store.signing_secret("videosdk", &key))
         .await
-        .map_err(|_| VideoSdkError(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error".into()))?
         .map_err(|_| VideoSdkError(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error".into()))?
         .ok_or_else(|| unauthorized("Invalid token"))?;
     let mut v = Validation::new(Algorithm::HS256);

@@ -92,6 +92,15 @@ pub struct Subject {
     pub faces: Vec<FaceInfo>,
 }
 
+/// What a record update did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RecordUpdate {
+    Updated(Subject),
+    NotFound,
+    /// The patched record would be larger than allowed; the stored one is unchanged.
+    TooLarge,
+}
+
 /// A face to enroll.
 pub struct NewFace<'a> {
     pub embedding: &'a [f32],
@@ -145,8 +154,9 @@ pub trait Store: Send + Sync {
     /// Subjects by creation time, `limit` from `offset`.
     fn list_subjects(&self, offset: i64, limit: i64) -> StoreResult<Vec<Subject>>;
     fn count_subjects(&self) -> StoreResult<i64>;
-    /// Applies a JSON merge patch (RFC 7396) to the subject's record.
-    fn update_subject(&self, subject_id: &str, patch: &serde_json::Value) -> StoreResult<Option<Subject>>;
+    /// Applies a JSON merge patch (RFC 7396) to the subject's record, unless the patched record
+    /// would exceed `max_record_bytes` serialized (then nothing is written).
+    fn update_subject(&self, subject_id: &str, patch: &serde_json::Value, max_record_bytes: usize) -> StoreResult<RecordUpdate>;
     /// Removes the subject, its faces and their embeddings from the file (overwritten, not just
     /// unlinked). False when there was no such subject.
     fn delete_subject(&self, subject_id: &str) -> StoreResult<bool>;

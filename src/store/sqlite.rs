@@ -344,20 +344,25 @@ impl Store for SqliteStore {
         self.conn().query_row("SELECT COUNT(*) FROM subjects", [], |r| r.get(0)).map_err(db)
     }
 
-    fn update_subject(&self, subject_id: &str, patch: &serde_json::Value) -> StoreResult<Option<Subject>> {
+    fn update_subject(&self, subject_id: &str, patch: &serde_json::Value, max_record_bytes: usize) -> StoreResult<RecordUpdate> {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(db)?;
-        let Some(mut subject) = read_subject(&tx, subject_id).map_err(db)? else { return Ok(None) };
+        let Some(mut subject) = read_subject(&tx, subject_id).map_err(db)? else { return Ok(RecordUpdate::NotFound) };
         merge_patch(&mut subject.record, patch);
+        let record = subject.record.to_string();
+        if record.len() > max_record_bytes {
+            // Dropping the transaction rolls it back: nothing was written.
+            return Ok(RecordUpdate::TooLarge);
+        }
         let (full_name, document_id, status) = indexed(&subject.record);
         tx.execute(
             "UPDATE subjects SET record = ?2, full_name = ?3, document_id = ?4, status = ?5, updated_at = ?6 WHERE subject_id = ?1",
-            params![subject_id, subject.record.to_string(), full_name, document_id, status, iso_now()],
+            params![subject_id, record, full_name, document_id, status, iso_now()],
         )
         .map_err(db)?;
         let updated = read_subject(&tx, subject_id).map_err(db)?;
         tx.commit().map_err(db)?;
-        Ok(updated)
+        Ok(updated.map_or(RecordUpdate::NotFound, RecordUpdate::Updated))
     }
 
     fn delete_subject(&self, subject_id: &str) -> StoreResult<bool> {
@@ -536,10 +541,17 @@ mod tests {
         s.add_face(&subj.subject_id, &NewFace { embedding: &e, model: "m2", sealed_photo: None }).unwrap().unwrap();
         assert!(s.add_face("nobody", &NewFace { embedding: &e, model: "m1", sealed_photo: None }).unwrap().is_none());
         assert_eq!(s.face_models().unwrap(), vec![("m1".to_string(), 1), ("m2".to_string(), 1)]);
-        let patched =
-            s.update_subject(&subj.subject_id, &serde_json::json!({"fullName": "Ada L", "kyc": {"a": null, "b": 2}})).unwrap().unwrap();
+        let RecordUpdate::Updated(patched) =
+            s.update_subject(&subj.subject_id, &serde_json::json!({"fullName": "Ada L", "kyc": {"a": null, "b": 2}}), 1024).unwrap()
+        else {
+            panic!("not updated")
+        };
         assert_eq!(patched.record, serde_json::json!({"fullName": "Ada L", "documentId": "X1", "kyc": {"b": 2}}));
         assert_eq!(patched.full_name.as_deref(), Some("Ada L"));
+        let big = serde_json::json!({"blob": "x".repeat(2000)});
+        assert_eq!(s.update_subject(&subj.subject_id, &big, 1024).unwrap(), RecordUpdate::TooLarge);
+        assert_eq!(s.subject(&subj.subject_id).unwrap().unwrap().record, patched.record, "a refused patch writes nothing");
+        assert_eq!(s.update_subject("nobody", &big, 1024).unwrap(), RecordUpdate::NotFound);
         let mut n = 0;
         s.faces("m1", &mut |f| {
             assert_eq!(f.embedding, e.to_vec());
