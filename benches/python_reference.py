@@ -7,7 +7,12 @@ standard library's threading HTTP server, answering the same `POST /v1/compare` 
 letterbox to 640 (longest side, top-left, zero pad), YuNet, decode + NMS, largest face, 5-point
 similarity alignment to 112x112, SFace, cosine. Sessions use onnxruntime's defaults (what a user gets).
 
-This is a benchmark baseline, not product code. usage: python_reference.py MODELS_DIR PORT
+With `free`, it uses facematch's own detector geometry instead: YuNet with free height and width
+(scripts/setup's face_detection_yunet_2023mar_free.onnx), each photo at its own size (longest side up to
+640, padded to a multiple of 32), 640 again when that finds no face. The same work as facematch, so the
+throughput ratio against it measures the engineering alone.
+
+This is a benchmark baseline, not product code. usage: python_reference.py MODELS_DIR PORT [free]
 """
 import base64
 import json
@@ -19,23 +24,33 @@ import numpy as np
 import onnxruntime as ort
 
 MODELS, PORT = sys.argv[1], int(sys.argv[2])
-DET = ort.InferenceSession(f"{MODELS}/face_detection_yunet_2023mar.onnx", providers=["CPUExecutionProvider"])
+FREE = sys.argv[3:] == ["free"]
+DET_FILE = "face_detection_yunet_2023mar_free.onnx" if FREE else "face_detection_yunet_2023mar.onnx"
+DET = ort.InferenceSession(f"{MODELS}/{DET_FILE}", providers=["CPUExecutionProvider"])
 EMB = ort.InferenceSession(f"{MODELS}/face_recognition_sface_2021dec_noinit.onnx", providers=["CPUExecutionProvider"])
 DET_OUT = [o.name for o in DET.get_outputs()]
 TEMPLATE = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]], np.float32)
 
 
 def detect(img):
+    if not FREE:
+        return detect_at(img, 640, False)
+    found = detect_at(img, min(640, max(img.shape[:2])), True)
+    return found if found is not None else detect_at(img, 640, True)
+
+
+def detect_at(img, side, free):
     h, w = img.shape[:2]
-    scale = 640.0 / max(h, w)
-    nw, nh = min(640, max(1, round(w * scale))), min(640, max(1, round(h * scale)))
-    canvas = np.zeros((640, 640, 3), np.uint8)
-    canvas[:nh, :nw] = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_LINEAR)
+    scale = side / max(h, w)
+    nw, nh = min(side, max(1, round(w * scale))), min(side, max(1, round(h * scale)))
+    cw, ch = (-(-nw // 32) * 32, -(-nh // 32) * 32) if free else (640, 640)
+    canvas = np.zeros((ch, cw, 3), np.uint8)
+    canvas[:nh, :nw] = img if (nw, nh) == (w, h) else cv2.resize(img, (nw, nh), interpolation=cv2.INTER_LINEAR)
     blob = canvas.transpose(2, 0, 1)[None].astype(np.float32)  # BGR, 0..255
     out = dict(zip(DET_OUT, DET.run(DET_OUT, {DET.get_inputs()[0].name: blob})))
     boxes, scores, kps = [], [], []
     for s in (8, 16, 32):
-        cols = 640 // s
+        cols = cw // s
         score = np.sqrt(np.clip(out[f"cls_{s}"][0, :, 0], 0, 1) * np.clip(out[f"obj_{s}"][0, :, 0], 0, 1))
         keep = np.where(score >= 0.7)[0]
         if keep.size == 0:

@@ -48,7 +48,9 @@ fn stages(c: &mut Criterion) {
         g.bench_function("decode", |b| b.iter(|| decode(&bytes, &limits).unwrap()));
         let mut buf = Vec::new();
         let d = &pack.manifest.detector;
-        g.bench_function("letterbox", |b| b.iter(|| letterbox(&img, d.input_size, d.color_order, d.mean, d.std, &mut buf).unwrap()));
+        g.bench_function("letterbox", |b| {
+            b.iter(|| letterbox(&img, d.input_size, d.free_input, d.color_order, d.mean, d.std, &mut buf).unwrap())
+        });
         g.bench_function("detect", |b| b.iter(|| detector.detect(&img).unwrap()));
         g.bench_function("align", |b| b.iter(|| align(&img, &face.landmarks, &spec.template, spec.input_size).unwrap()));
         g.bench_function("embed", |b| b.iter(|| embedder.embed(&crop).unwrap()));

@@ -4,8 +4,8 @@ FaceDetectorYN + FaceRecognizerSF on the sample photos, for the engine's golden 
 
 Run with a Python that has opencv-python-headless and numpy (scripts/golden_fixture makes a venv in
 the setup cache):  scripts/golden_fixture
-The detector sees the same letterboxed 640x640 canvas as the engine (longest side to 640, top-left,
-zero pad); OpenCV's resize is INTER_AREA when shrinking (antialiased, like the engine's) and
+The detector sees the same canvas as the engine (longest side to at most 640, top-left, zero pad to a
+multiple of 32, the pack's free_input); OpenCV's resize is INTER_AREA when shrinking (antialiased, like the engine's) and
 INTER_LINEAR when enlarging.
 """
 import json, os, sys
@@ -25,11 +25,13 @@ result = {"opencv": cv2.__version__, "images": {}}
 for name in ["newton.png", "gauss.png"]:
     img = cv2.imread(os.path.join(samples, name), cv2.IMREAD_COLOR)
     h, w = img.shape[:2]
-    scale = 640.0 / max(h, w)
+    scale = min(640, max(h, w)) / max(h, w)
     nw, nh = min(640, max(1, round(w * scale))), min(640, max(1, round(h * scale)))
+    cw, ch = -(-nw // 32) * 32, -(-nh // 32) * 32
     interp = cv2.INTER_LINEAR
-    canvas = np.zeros((640, 640, 3), np.uint8)
+    canvas = np.zeros((ch, cw, 3), np.uint8)
     canvas[:nh, :nw] = cv2.resize(img, (nw, nh), interpolation=interp)
+    det.setInputSize((cw, ch))
     _, faces = det.detect(canvas)
     faces = faces[np.argsort(-(faces[:, 2] * faces[:, 3]))]
     face = faces[0].copy()

@@ -236,8 +236,8 @@ pub fn model_only(config: &EngineConfig, pairs: &Pairs, duration: Duration) -> R
                     let (mut n, mut lat) = (0usize, Vec::new());
                     while t0.elapsed() < duration {
                         let t = Instant::now();
-                        for (d, e) in &tensors[n % tensors.len()] {
-                            det.run_tensor(d)?;
+                        for ((d, dims), e) in &tensors[n % tensors.len()] {
+                            det.run_tensor(d, *dims)?;
                             emb.run_tensor(e)?;
                         }
                         lat.push(t.elapsed().as_secs_f64() * 1e3);

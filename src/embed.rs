@@ -31,7 +31,7 @@ impl Embedder {
     /// The input tensor of an aligned crop (for measuring the model alone).
     pub fn prepare(&mut self, crop: &RgbImage) -> Vec<f32> {
         let size = self.spec.input_size as usize;
-        write_chw(crop.as_raw(), size, size, size, self.spec.color_order, self.spec.mean, self.spec.std, &mut self.buffer);
+        write_chw(crop.as_raw(), size, size, (size, size), self.spec.color_order, self.spec.mean, self.spec.std, &mut self.buffer);
         self.buffer.clone()
     }
 
@@ -49,7 +49,7 @@ impl Embedder {
         if crop.dimensions() != (size as u32, size as u32) {
             return Err(Error::Internal(format!("aligned crop is {:?}, expected {size}x{size}", crop.dimensions())));
         }
-        write_chw(crop.as_raw(), size, size, size, self.spec.color_order, self.spec.mean, self.spec.std, &mut self.buffer);
+        write_chw(crop.as_raw(), size, size, (size, size), self.spec.color_order, self.spec.mean, self.spec.std, &mut self.buffer);
         let input = TensorRef::from_array_view(([1usize, 3, size, size], self.buffer.as_slice()))?;
         let outputs = self.session.run(ort::inputs![self.input_name.as_str() => input])?;
         let (_, data) = outputs[0].try_extract_tensor::<f32>()?;

@@ -81,8 +81,14 @@ pub struct DetectorSpec {
     pub kind: DetectorKind,
     #[serde(flatten)]
     pub model: ModelFile,
-    /// Square network input; images are letterboxed (top-left, zero pad) to it.
+    /// Square network input; images are letterboxed (top-left, zero pad) to it. With `free_input`,
+    /// the longest side the detector sees.
     pub input_size: u32,
+    /// Set when the model's input height and width are free (symbolic in the ONNX file): each image
+    /// is then fed at its own aspect ratio, its longest side between `min_side` and `input_size`,
+    /// padded to a multiple of the network's largest stride. Checked against the model at load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub free_input: Option<FreeInput>,
     pub color_order: ColorOrder,
     /// Input normalization: (pixel - mean) / std, on 0..255 values.
     pub mean: f32,
@@ -99,6 +105,21 @@ pub struct DetectorSpec {
 
 fn default_top_k() -> usize {
     5000
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FreeInput {
+    /// Images whose longest side is smaller are enlarged to it (0: never enlarge).
+    #[serde(default)]
+    pub min_side: u32,
+    /// The canvas is rounded up to this (the network's largest stride).
+    #[serde(default = "default_multiple")]
+    pub multiple: u32,
+}
+
+fn default_multiple() -> u32 {
+    32
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -163,6 +184,11 @@ impl Pack {
         let d = &manifest.detector;
         if d.input_size < 32 || !d.input_size.is_multiple_of(32) {
             return Err(bad("detector.input_size must be a positive multiple of 32"));
+        }
+        if let Some(f) = d.free_input {
+            if f.multiple == 0 || !f.multiple.is_multiple_of(32) || f.min_side > d.input_size {
+                return Err(bad("detector.free_input.multiple must be a positive multiple of 32 and min_side at most input_size"));
+            }
         }
         if !(0.0..=1.0).contains(&d.score_threshold) || !(0.0..=1.0).contains(&d.fallback_floor) {
             return Err(bad("detector thresholds must lie in 0..1"));

@@ -138,11 +138,34 @@ fn every_supported_format_decodes_to_the_same_face() {
 fn a_wrong_model_file_is_named_and_explained() {
     let dir = std::env::temp_dir().join(format!("fm-badpack-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("face_detection_yunet_2023mar.onnx"), "<!DOCTYPE html><html>Not found</html>").unwrap();
+    std::fs::write(dir.join("face_detection_yunet_2023mar_free.onnx"), "<!DOCTYPE html><html>Not found</html>").unwrap();
     let lib = models_dir().join(facematch::runtime::ORT_LIB_NAME);
     let mut c = facematch::EngineConfig::new(dir.clone(), "yunet-sface");
     c.ort_lib = Some(lib);
     let err = facematch::Engine::new(c).err().expect("must fail").to_string();
-    assert!(err.contains("face_detection_yunet_2023mar.onnx") && err.contains("HTML"), "{err}");
+    assert!(err.contains("face_detection_yunet_2023mar_free.onnx") && err.contains("HTML"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn free_input_needs_a_model_with_free_height_and_width() {
+    // The published YuNet is fixed at 640x640: a manifest that asks to feed it other sizes is refused
+    // at load, with the reason, instead of failing on the first small photo.
+    let models = models_dir();
+    let text = facematch::manifest::BUILTIN_PACKS[0]
+        .1
+        .replace(
+            "file = \"face_detection_yunet_2023mar_free.onnx\"",
+            &format!("file = \"{}\"", models.join("face_detection_yunet_2023mar.onnx").display()),
+        )
+        .replace("sha256 = \"ebafce4e3c118d6554634be5c27ab333b4c047a9a8c3faf1d7cf93101c22f0f0\"\nsize = 229738\n", "")
+        .replace("file = \"face_recognition", &format!("file = \"{}/face_recognition", models.display()));
+    assert!(text.contains("2023mar.onnx\"") && text.contains("free_input"), "the built-in manifest changed: update this test");
+    let path = std::env::temp_dir().join(format!("fm-fixed-yunet-{}.toml", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    let mut c = facematch::EngineConfig::new(models.clone(), path.to_str().unwrap());
+    c.ort_lib = Some(models.join(facematch::runtime::ORT_LIB_NAME));
+    let err = facematch::Engine::new(c).err().expect("must fail").to_string();
+    std::fs::remove_file(&path).ok();
+    assert!(err.contains("free_input") && err.contains("640x640"), "{err}");
 }

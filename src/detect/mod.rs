@@ -10,8 +10,8 @@ use ort::value::TensorRef;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::letterbox::{letterbox, Letterboxed};
-use crate::manifest::{DetectorKind, DetectorSpec};
+use crate::letterbox::{self, letterbox, Letterboxed};
+use crate::manifest::{DetectorKind, DetectorSpec, FreeInput};
 
 /// One detected face in original-image pixel coordinates.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
@@ -79,6 +79,7 @@ impl Detector {
                 reason: format!("expected at least 9 outputs (3 strides x score/box/keypoints), found {}", output_names.len()),
             });
         }
+        check_input_shape(&session, &spec)?;
         Ok(Detector { session, spec, input_name, output_names, buffer: Vec::new() })
     }
 
@@ -86,16 +87,20 @@ impl Detector {
         &self.spec
     }
 
-    /// The letterboxed input tensor of an image (for measuring the model alone).
-    pub fn prepare(&mut self, img: &RgbImage) -> Result<Vec<f32>> {
-        letterbox(img, self.spec.input_size, self.spec.color_order, self.spec.mean, self.spec.std, &mut self.buffer)?;
-        Ok(self.buffer.clone())
+    fn letterbox(&mut self, img: &RgbImage, free: Option<FreeInput>) -> Result<Letterboxed> {
+        let s = &self.spec;
+        letterbox(img, s.input_size, free, s.color_order, s.mean, s.std, &mut self.buffer)
+    }
+
+    /// The letterboxed input tensor of an image and its (width, height), for measuring the model alone.
+    pub fn prepare(&mut self, img: &RgbImage) -> Result<(Vec<f32>, (u32, u32))> {
+        let lb = self.letterbox(img, self.spec.free_input)?;
+        Ok((self.buffer.clone(), (lb.width, lb.height)))
     }
 
     /// Runs the model alone on a prepared tensor and reads its outputs (the model-only bound).
-    pub fn run_tensor(&mut self, tensor: &[f32]) -> Result<usize> {
-        let size = self.spec.input_size as usize;
-        let input = TensorRef::from_array_view(([1usize, 3, size, size], tensor))?;
+    pub fn run_tensor(&mut self, tensor: &[f32], (width, height): (u32, u32)) -> Result<usize> {
+        let input = TensorRef::from_array_view(([1usize, 3, height as usize, width as usize], tensor))?;
         let outputs = self.session.run(ort::inputs![self.input_name.as_str() => input])?;
         let mut n = 0;
         for name in &self.output_names {
@@ -105,10 +110,26 @@ impl Detector {
     }
 
     pub fn detect(&mut self, img: &RgbImage) -> Result<Detections> {
-        let size = self.spec.input_size;
-        let lb = letterbox(img, size, self.spec.color_order, self.spec.mean, self.spec.std, &mut self.buffer)?;
+        let first = self.detect_at(img, self.spec.free_input)?;
+        // A free input runs a small photo at its own size. When that finds no confident face, look
+        // again at the full input size: faces far from upright were found there more often.
+        let Some(free) = self.spec.free_input else { return Ok(first) };
+        let full = Some(FreeInput { min_side: self.spec.input_size, ..free });
+        if !first.faces.is_empty()
+            || letterbox::plan(img.width(), img.height(), self.spec.input_size, self.spec.free_input)
+                == letterbox::plan(img.width(), img.height(), self.spec.input_size, full)
+        {
+            return Ok(first);
+        }
+        let second = self.detect_at(img, full)?;
+        let better = |d: &Detections| (!d.faces.is_empty(), d.fallback.map_or(f32::MIN, |f| f.score));
+        Ok(if better(&second) > better(&first) { second } else { first })
+    }
+
+    fn detect_at(&mut self, img: &RgbImage, free: Option<FreeInput>) -> Result<Detections> {
+        let lb = self.letterbox(img, free)?;
         let floor = self.spec.fallback_floor.min(self.spec.score_threshold);
-        let shape = [1usize, 3, size as usize, size as usize];
+        let shape = [1usize, 3, lb.height as usize, lb.width as usize];
         let input = TensorRef::from_array_view((shape, self.buffer.as_slice()))?;
         let outputs = self.session.run(ort::inputs![self.input_name.as_str() => input])?;
         let mut tensors: Vec<&[f32]> = Vec::with_capacity(self.output_names.len());
@@ -118,8 +139,8 @@ impl Detector {
         }
         let model = &self.spec.model.file;
         let raw = match self.spec.kind {
-            DetectorKind::Yunet => yunet::decode(&self.output_names, &tensors, size, floor, model)?,
-            DetectorKind::Scrfd => scrfd::decode(&tensors, size, floor, model)?,
+            DetectorKind::Yunet => yunet::decode(&self.output_names, &tensors, (lb.width, lb.height), floor, model)?,
+            DetectorKind::Scrfd => scrfd::decode(&tensors, (lb.width, lb.height), floor, model)?,
         };
         let kept = nms::nms(raw, self.spec.nms_iou, self.spec.top_k);
         let (w, h) = img.dimensions();
@@ -134,5 +155,28 @@ impl Detector {
         }
         faces.sort_by(|a, b| b.clipped_area(w, h).total_cmp(&a.clipped_area(w, h)));
         Ok(Detections { faces, fallback })
+    }
+}
+
+/// The manifest's input geometry must fit the model: a fixed input must be the declared square, and
+/// `free_input` needs free (symbolic) height and width.
+fn check_input_shape(session: &Session, spec: &DetectorSpec) -> Result<()> {
+    let Some(shape) = session.inputs().first().and_then(|i| i.dtype().tensor_shape()) else {
+        return Ok(());
+    };
+    let bad = |reason: String| Error::ModelOutput { model: spec.model.file.clone(), reason };
+    if shape.len() != 4 {
+        return Err(bad(format!("the detector input has {} dimensions, expected 4 (NCHW)", shape.len())));
+    }
+    let (h, w) = (shape[2], shape[3]);
+    let size = i64::from(spec.input_size);
+    match spec.free_input {
+        Some(_) if h > 0 || w > 0 => Err(bad(format!(
+            "the manifest sets free_input, but the model's input is fixed at {h}x{w}; use a model with free height and width or drop free_input"
+        ))),
+        None if (h > 0 && h != size) || (w > 0 && w != size) => {
+            Err(bad(format!("the model's input is fixed at {h}x{w}, but the manifest says input_size = {size}")))
+        }
+        _ => Ok(()),
     }
 }

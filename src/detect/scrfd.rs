@@ -7,11 +7,11 @@ use crate::error::{Error, Result};
 pub const STRIDES: [u32; 3] = [8, 16, 32];
 pub const ANCHORS: usize = 2;
 
-pub fn decode(tensors: &[&[f32]], input_size: u32, floor: f32, model: &str) -> Result<Vec<Face>> {
+pub fn decode(tensors: &[&[f32]], (width, height): (u32, u32), floor: f32, model: &str) -> Result<Vec<Face>> {
     let mut faces = Vec::new();
     for (i, s) in STRIDES.into_iter().enumerate() {
-        let cols = (input_size / s) as usize;
-        let n = cols * cols * ANCHORS;
+        let cols = (width / s) as usize;
+        let n = cols * (height / s) as usize * ANCHORS;
         let (scores, bbox, kps) = (tensors[i], tensors[i + 3], tensors[i + 6]);
         if scores.len() != n || bbox.len() != n * 4 || kps.len() != n * 10 {
             return Err(Error::ModelOutput {
@@ -32,7 +32,7 @@ pub fn decode(tensors: &[&[f32]], input_size: u32, floor: f32, model: &str) -> R
 }
 
 pub fn decode_stride(scores: &[f32], bbox: &[f32], kps: &[f32], cols: usize, stride: f32, floor: f32, out: &mut Vec<Face>) {
-    for idx in 0..cols * cols * ANCHORS {
+    for idx in 0..scores.len() {
         let score = scores[idx];
         if score < floor {
             continue;

@@ -20,12 +20,13 @@ fn find<'a>(names: &[String], tensors: &[&'a [f32]], name: &str, len: usize, mod
     Ok(t)
 }
 
-/// Decodes every anchor scoring at least `floor` into a face in letterboxed-input pixels.
-pub fn decode(names: &[String], tensors: &[&[f32]], input_size: u32, floor: f32, model: &str) -> Result<Vec<Face>> {
+/// Decodes every anchor scoring at least `floor` into a face in letterboxed-input pixels, for an
+/// input of `width` x `height`.
+pub fn decode(names: &[String], tensors: &[&[f32]], (width, height): (u32, u32), floor: f32, model: &str) -> Result<Vec<Face>> {
     let mut faces = Vec::new();
     for s in STRIDES {
-        let cols = (input_size / s) as usize;
-        let n = cols * cols;
+        let cols = (width / s) as usize;
+        let n = cols * (height / s) as usize;
         let cls = find(names, tensors, &format!("cls_{s}"), n, model)?;
         let obj = find(names, tensors, &format!("obj_{s}"), n, model)?;
         let bbox = find(names, tensors, &format!("bbox_{s}"), n * 4, model)?;
@@ -37,7 +38,7 @@ pub fn decode(names: &[String], tensors: &[&[f32]], input_size: u32, floor: f32,
 
 #[allow(clippy::too_many_arguments)]
 pub fn decode_stride(cls: &[f32], obj: &[f32], bbox: &[f32], kps: &[f32], cols: usize, stride: f32, floor: f32, out: &mut Vec<Face>) {
-    for idx in 0..cols * cols {
+    for idx in 0..cls.len() {
         let score = (cls[idx].clamp(0.0, 1.0) * obj[idx].clamp(0.0, 1.0)).sqrt();
         if score < floor {
             continue;
