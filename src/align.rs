@@ -31,7 +31,7 @@ pub fn similarity_transform(src: &[[f32; 2]], dst: &[[f32; 2]]) -> Option<Affine
         cross += x * v - y * u;
         var += x * x + y * y;
     }
-    if !(var > 1e-12) {
+    if var.is_nan() || var <= 1e-12 {
         return None;
     }
     let a = dot / var; // s·cosθ
