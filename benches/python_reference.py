@@ -9,8 +9,9 @@ similarity alignment to 112x112, SFace, cosine. Sessions use onnxruntime's defau
 
 With `free`, it uses facematch's own detector geometry instead: YuNet with free height and width
 (scripts/setup's face_detection_yunet_2023mar_free.onnx), each photo at its own size (longest side up to
-640, padded to a multiple of 32), 640 again when that finds no face. The same work as facematch, so the
-throughput ratio against it measures the engineering alone.
+640, padded to a multiple of 32), 640 again when that finds no face, then the second look at the largest
+face on an enlarged crop. The same work as facematch, so the throughput ratio against it measures the
+engineering alone.
 
 This is a benchmark baseline, not product code. usage: python_reference.py MODELS_DIR PORT [free]
 """
@@ -33,19 +34,64 @@ TEMPLATE = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
 
 
 def detect(img):
-    if not FREE:
-        return detect_at(img, 640, False)
-    found = detect_at(img, min(640, max(img.shape[:2])), True)
-    return found if found is not None else detect_at(img, 640, True)
-
-
-def detect_at(img, side, free):
+    """Landmarks (5x2, original pixels) of the largest face, or None."""
     h, w = img.shape[:2]
-    scale = side / max(h, w)
-    nw, nh = min(side, max(1, round(w * scale))), min(side, max(1, round(h * scale)))
-    cw, ch = (-(-nw // 32) * 32, -(-nh // 32) * 32) if free else (640, 640)
+    if not FREE:
+        found = largest(run(img, (0, 0, w, h), (640, 640)))
+        return None if found is None else found[1]
+    side = min(640, max(h, w))
+    first = largest(run(img, (0, 0, w, h), side))
+    if first is None:
+        first = largest(run(img, (0, 0, w, h), 640))
+    if first is None:
+        return None
+    refined = refine(img, first, side / max(h, w))
+    return (refined if refined is not None else first)[1]
+
+
+def largest(found):
+    return max(found, key=lambda f: f[0][2] * f[0][3]) if found else None
+
+
+def refine(img, face, first_scale):
+    """facematch's second look (the pack's `refine`): a crop of 1.25x the face's box, enlarged so the
+    face is about 256 px (never shrunk below the photo's pixels), detected again."""
+    h, w = img.shape[:2]
+    (bx, by, bw, bh), _ = face
+    side = max(bw, bh)
+    half = 0.625 * side
+    cx, cy = bx + bw / 2, by + bh / 2
+    x0, y0 = min(max(np.floor(cx - half), 0), w - 1), min(max(np.floor(cy - half), 0), h - 1)
+    x1, y1 = min(max(np.ceil(cx + half), x0 + 1), w), min(max(np.ceil(cy + half), y0 + 1), h)
+    long, want = max(x1 - x0, y1 - y0), 256 / side
+    scale = min(max(round(long * want / 32) * 32, 32), 640) / long if want > 1 else min(640 / long, 1.0)
+    if scale <= first_scale * 1.2:
+        return None
+    found = run(img, (int(x0), int(y0), int(x1 - x0), int(y1 - y0)), scale)
+    def iou(a, b):
+        ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+        iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+        return ix * iy / (a[2] * a[3] + b[2] * b[3] - ix * iy)
+    best = max(found, key=lambda f: iou(f[0], face[0]), default=None)
+    return best if best is not None and iou(best[0], face[0]) > 0.5 else None
+
+
+def run(img, region, geometry):
+    """One YuNet pass over `region` (x, y, w, h) of the image, resized either to fit a fixed square
+    canvas (geometry = (640, 640)) or by a scale / to a longest side on a canvas padded to 32.
+    Returns [(box xywh, landmarks 5x2)] in original pixels after NMS."""
+    rx, ry, rw, rh = region
+    if isinstance(geometry, tuple):
+        scale = 640 / max(rw, rh)
+    elif isinstance(geometry, int):
+        scale = geometry / max(rw, rh)
+    else:
+        scale = geometry
+    nw, nh = max(1, round(rw * scale)), max(1, round(rh * scale))
+    cw, ch = geometry if isinstance(geometry, tuple) else (-(-nw // 32) * 32, -(-nh // 32) * 32)
+    crop = img[ry:ry + rh, rx:rx + rw]
     canvas = np.zeros((ch, cw, 3), np.uint8)
-    canvas[:nh, :nw] = img if (nw, nh) == (w, h) else cv2.resize(img, (nw, nh), interpolation=cv2.INTER_LINEAR)
+    canvas[:nh, :nw] = crop if (nw, nh) == (rw, rh) else cv2.resize(crop, (nw, nh), interpolation=cv2.INTER_LINEAR)
     blob = canvas.transpose(2, 0, 1)[None].astype(np.float32)  # BGR, 0..255
     out = dict(zip(DET_OUT, DET.run(DET_OUT, {DET.get_inputs()[0].name: blob})))
     boxes, scores, kps = [], [], []
@@ -64,12 +110,11 @@ def detect_at(img, side, free):
         kps.append(np.stack([(k[:, :, 0] + col[:, None]) * s, (k[:, :, 1] + row[:, None]) * s], 2))
         scores.append(score[keep])
     if not boxes:
-        return None
+        return []
     boxes, scores, kps = np.concatenate(boxes), np.concatenate(scores), np.concatenate(kps)
-    idx = cv2.dnn.NMSBoxes(boxes.tolist(), scores.tolist(), 0.7, 0.3)
-    idx = np.array(idx).reshape(-1)
-    best = max(idx, key=lambda i: boxes[i, 2] * boxes[i, 3])
-    return kps[best] * np.array([w / nw, h / nh], np.float32)
+    idx = np.array(cv2.dnn.NMSBoxes(boxes.tolist(), scores.tolist(), 0.7, 0.3)).reshape(-1)
+    k = np.array([rw / nw, rh / nh], np.float32)
+    return [((boxes[i, 0] * k[0] + rx, boxes[i, 1] * k[1] + ry, boxes[i, 2] * k[0], boxes[i, 3] * k[1]), kps[i] * k + (rx, ry)) for i in idx]
 
 
 def embed(img, landmarks):

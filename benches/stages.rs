@@ -1,5 +1,6 @@
 //! Per-stage timings of the pipeline with criterion, on real models and photos:
-//! decode, letterbox, detector (letterbox + inference + decoding), alignment warp, embedder.
+//! decode, letterbox, detector (letterbox + inference + decoding), detector inference alone,
+//! alignment warp, embedder, embedder inference alone.
 //! Run: `cargo bench --bench stages` (after scripts/setup). Inputs: an LFW 250x250 JPEG from
 //! ../shared/eval (when present) and the setup cache's Solvay photo (3000x2171 JPEG).
 use std::path::PathBuf;
@@ -52,8 +53,12 @@ fn stages(c: &mut Criterion) {
             b.iter(|| letterbox(&img, d.input_size, d.free_input, d.color_order, d.mean, d.std, &mut buf).unwrap())
         });
         g.bench_function("detect", |b| b.iter(|| detector.detect(&img).unwrap()));
+        let (tensor, dims) = detector.prepare(&img).unwrap();
+        g.bench_function("detector_inference", |b| b.iter(|| detector.run_tensor(&tensor, dims).unwrap()));
         g.bench_function("align", |b| b.iter(|| align(&img, &face.landmarks, &spec.template, spec.input_size).unwrap()));
         g.bench_function("embed", |b| b.iter(|| embedder.embed(&crop).unwrap()));
+        let tensor = embedder.prepare(&crop);
+        g.bench_function("embedder_inference", |b| b.iter(|| embedder.run_tensor(&tensor).unwrap()));
         g.finish();
     }
 }

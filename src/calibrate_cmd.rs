@@ -91,13 +91,17 @@ pub fn run(engine: &Engine, images: &Path, root: Option<&Path>, out: Option<&Pat
     let dataset = dataset.map(str::to_string).unwrap_or_else(|| images.display().to_string());
     let command = format!("facematch --pack {} calibrate --images {}", pack.manifest.name, images.display());
     let cal: Calibration = calibration::from_impostors(&scores, genuine, dataset, command, embeddings.len(), ids.len());
-    println!("{:>8}  {:>9}  {:>16}  note", "FMR", "cosine", "impostors_above");
+    // How many of the set's genuine pairs each threshold accepts: the price of that FMR here.
+    let genuine_scores = calibration::genuine_scores(&embeddings, &identity);
+    let tar = |cosine: f32| genuine_scores.iter().filter(|&&g| g >= cosine).count() as f64 / genuine_scores.len().max(1) as f64;
+    println!("{:>8}  {:>9}  {:>16}  {:>7}  note", "FMR", "cosine", "impostors_above", "TAR");
     for p in &cal.points {
         println!(
-            "{:>8.0e}  {:>9.4}  {:>16}  {}",
+            "{:>8.0e}  {:>9.4}  {:>16}  {:>6.2}%  {}",
             p.fmr,
             p.cosine,
             p.impostors_above,
+            100.0 * tar(p.cosine),
             if p.extrapolated { "extrapolated (fitted tail)" } else { "" }
         );
     }

@@ -111,6 +111,14 @@ pub fn score_of_fmr(fmr: f64) -> f32 {
     ((-fmr.max(1e-300).log10()) / 6.0).clamp(0.0, 1.0) as f32
 }
 
+/// Scores of every same-identity pair (the calibration set's genuine pairs).
+pub fn genuine_scores(embeddings: &[Vec<f32>], identities: &[usize]) -> Vec<f32> {
+    let n = embeddings.len();
+    (0..n)
+        .flat_map(|i| ((i + 1)..n).filter(move |&j| identities[j] == identities[i]).map(move |j| dot(&embeddings[i], &embeddings[j])))
+        .collect()
+}
+
 /// All impostor scores: dot products of every pair of embeddings with different identities.
 /// Returns them sorted descending, with the genuine pair count.
 pub fn impostor_scores(embeddings: &[Vec<f32>], identities: &[usize]) -> (Vec<f32>, u64) {

@@ -9,15 +9,20 @@ use image::RgbImage;
 use crate::error::{Error, Result};
 use crate::manifest::{ColorOrder, FreeInput};
 
-/// How letterboxed coordinates map back to the original image (`x_orig = x · scale_x`), and the
-/// canvas (network input) size.
+/// How letterboxed coordinates map back to the original image (`x_orig = offset_x + x · scale_x`),
+/// and the canvas (network input) size.
 #[derive(Debug, Clone, Copy)]
 pub struct Letterboxed {
     pub scale_x: f32,
     pub scale_y: f32,
+    pub offset_x: f32,
+    pub offset_y: f32,
     pub width: u32,
     pub height: u32,
 }
+
+/// A rectangle of the image in whole pixels: `[x, y, width, height]`.
+pub type Region = [u32; 4];
 
 /// The resized image size and the canvas size for a `w` x `h` image: the longest side becomes
 /// `max_side` on a square canvas, or, with a free input, is kept between `min_side` and `max_side`
@@ -50,20 +55,53 @@ pub fn letterbox(
     out: &mut Vec<f32>,
 ) -> Result<Letterboxed> {
     let (w, h) = img.dimensions();
-    let ((nw, nh), (cw, ch)) = plan(w, h, max_side, free);
+    let (size, canvas) = plan(w, h, max_side, free);
+    letterbox_region(img, [0, 0, w, h], size, canvas, order, mean, std, out)
+}
+
+/// Resizes `region` of `img` to `size` and writes it top-left on a zero `canvas`, as a 1x3xHxW tensor.
+#[allow(clippy::too_many_arguments)]
+pub fn letterbox_region(
+    img: &RgbImage,
+    region: Region,
+    size: (u32, u32),
+    canvas: (u32, u32),
+    order: ColorOrder,
+    mean: f32,
+    std: f32,
+    out: &mut Vec<f32>,
+) -> Result<Letterboxed> {
+    let (w, h) = img.dimensions();
+    let [rx, ry, rw, rh] = region;
+    let (nw, nh) = size;
+    if rw == 0 || rh == 0 || rx + rw > w || ry + rh > h || nw == 0 || nh == 0 || nw > canvas.0 || nh > canvas.1 {
+        return Err(Error::Internal(format!("letterbox: region {region:?} or size {size:?} does not fit a {w}x{h} image on {canvas:?}")));
+    }
     let resized;
-    let pixels: &[u8] = if (nw, nh) == (w, h) {
+    let pixels: &[u8] = if (rx, ry, rw, rh, nw, nh) == (0, 0, w, h, w, h) {
         img.as_raw()
     } else {
         let src = ImageRef::new(w, h, img.as_raw(), PixelType::U8x3).map_err(|e| Error::Internal(e.to_string()))?;
         let mut dst = Image::new(nw, nh, PixelType::U8x3);
-        let options = ResizeOptions::new().resize_alg(ResizeAlg::Interpolation(FilterType::Bilinear));
+        let options = ResizeOptions::new().resize_alg(ResizeAlg::Interpolation(FilterType::Bilinear)).crop(
+            f64::from(rx),
+            f64::from(ry),
+            f64::from(rw),
+            f64::from(rh),
+        );
         Resizer::new().resize(&src, &mut dst, &options).map_err(|e| Error::Internal(e.to_string()))?;
         resized = dst.into_vec();
         &resized
     };
-    write_chw(pixels, nw as usize, nh as usize, (cw as usize, ch as usize), order, mean, std, out);
-    Ok(Letterboxed { scale_x: w as f32 / nw as f32, scale_y: h as f32 / nh as f32, width: cw, height: ch })
+    write_chw(pixels, nw as usize, nh as usize, (canvas.0 as usize, canvas.1 as usize), order, mean, std, out);
+    Ok(Letterboxed {
+        scale_x: rw as f32 / nw as f32,
+        scale_y: rh as f32 / nh as f32,
+        offset_x: rx as f32,
+        offset_y: ry as f32,
+        width: canvas.0,
+        height: canvas.1,
+    })
 }
 
 /// Writes interleaved RGB `pixels` (w x h) into the top-left of a `canvas` (width, height) CHW tensor
@@ -138,5 +176,25 @@ mod tests {
         assert_eq!((lb.scale_x, lb.scale_y), (1.0, 1.0));
         assert_eq!(out[99 * 256 + 249], 10.0);
         assert_eq!(out[99 * 256 + 250], 0.0);
+    }
+
+    #[test]
+    fn a_region_maps_back_with_its_offset() {
+        // A 10x10 white square at (40, 20) in a 100x50 image; the region around it enlarged 4x.
+        let mut img = RgbImage::new(100, 50);
+        for y in 20..30 {
+            for x in 40..50 {
+                img.put_pixel(x, y, image::Rgb([255, 255, 255]));
+            }
+        }
+        let mut out = Vec::new();
+        let lb = letterbox_region(&img, [35, 15, 20, 20], (80, 80), (96, 96), ColorOrder::Rgb, 0.0, 1.0, &mut out).unwrap();
+        assert_eq!((lb.width, lb.height, lb.offset_x, lb.offset_y, lb.scale_x), (96, 96, 35.0, 15.0, 0.25));
+        // Canvas (40, 40) is image (35 + 10, 15 + 10) = inside the square; canvas (4, 4) is outside.
+        assert_eq!(out[40 * 96 + 40], 255.0);
+        assert_eq!(out[4 * 96 + 4], 0.0);
+        // Padding beyond the 80x80 content.
+        assert_eq!(out[90 * 96 + 90], 0.0);
+        assert!(letterbox_region(&img, [90, 0, 20, 20], (20, 20), (32, 32), ColorOrder::Rgb, 0.0, 1.0, &mut out).is_err());
     }
 }

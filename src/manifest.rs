@@ -89,6 +89,9 @@ pub struct DetectorSpec {
     /// padded to a multiple of the network's largest stride. Checked against the model at load.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub free_input: Option<FreeInput>,
+    /// A second look at the chosen face, on a crop around it enlarged to `face_px`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refine: Option<Refine>,
     pub color_order: ColorOrder,
     /// Input normalization: (pixel - mean) / std, on 0..255 values.
     pub mean: f32,
@@ -116,6 +119,15 @@ pub struct FreeInput {
     /// The canvas is rounded up to this (the network's largest stride).
     #[serde(default = "default_multiple")]
     pub multiple: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Refine {
+    /// The face's longest box side in the second pass, in detector-input pixels.
+    pub face_px: f32,
+    /// The crop's side as a multiple of the face's box side.
+    pub context: f32,
 }
 
 fn default_multiple() -> u32 {

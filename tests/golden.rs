@@ -40,10 +40,12 @@ fn alignment_and_embedding_match_opencv_given_its_landmarks() {
         let ours = embedder.embed(&crop).unwrap();
         let sim = cosine(&ours, &floats(&g["embedding"]));
         eprintln!("{name}: cosine to OpenCV's embedding (same landmarks) = {sim:.6}");
-        // Measured 0.9983 (gauss) and 0.9989 (newton): the remaining gap is the detector's landmarks
-        // (sub-pixel differences between OpenCV's DNN and ONNX Runtime, and between resizers); given
-        // identical landmarks the embeddings agree to > 0.9999 (test above).
-        assert!(sim > 0.997, "{name}: {sim}");
+        // Given identical landmarks the embeddings agree to > 0.9999 (test above); the gap here is the
+        // landmarks. With one detector pass it was 0.998-0.999. The pack's second look crops around the
+        // first pass's box, and a box a fraction of a pixel apart (OpenCV's DNN against ONNX Runtime)
+        // can round to a crop one pixel apart, which YuNet, not shift-invariant to the pixel, answers
+        // with landmarks 1-2 px apart on a 280 px face: measured 0.987 (gauss) and 0.999 (newton).
+        assert!(sim > 0.98, "{name}: {sim}");
     }
 }
 
@@ -65,9 +67,11 @@ fn end_to_end_matches_opencv() {
         assert!((chosen.score - g["score"].as_f64().unwrap() as f32).abs() < 0.02, "{name}");
         let sim = cosine(a.embedding.as_ref().unwrap(), &floats(&g["embedding"]));
         eprintln!("{name}: end-to-end cosine to OpenCV = {sim:.6}");
-        // Measured 0.9983 (gauss) and 0.9989 (newton): the remaining gap is the detector's landmarks
-        // (sub-pixel differences between OpenCV's DNN and ONNX Runtime, and between resizers); given
-        // identical landmarks the embeddings agree to > 0.9999 (test above).
-        assert!(sim > 0.997, "{name}: {sim}");
+        // Given identical landmarks the embeddings agree to > 0.9999 (test above); the gap here is the
+        // landmarks. With one detector pass it was 0.998-0.999. The pack's second look crops around the
+        // first pass's box, and a box a fraction of a pixel apart (OpenCV's DNN against ONNX Runtime)
+        // can round to a crop one pixel apart, which YuNet, not shift-invariant to the pixel, answers
+        // with landmarks 1-2 px apart on a 280 px face: measured 0.987 (gauss) and 0.999 (newton).
+        assert!(sim > 0.98, "{name}: {sim}");
     }
 }

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::letterbox::{self, letterbox, Letterboxed};
-use crate::manifest::{DetectorKind, DetectorSpec, FreeInput};
+use crate::manifest::{DetectorKind, DetectorSpec, FreeInput, Refine};
 
 /// One detected face in original-image pixel coordinates.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
@@ -38,13 +38,26 @@ impl Face {
 
     fn map_back(mut self, lb: &Letterboxed) -> Face {
         for i in 0..4 {
-            self.bbox[i] *= if i % 2 == 0 { lb.scale_x } else { lb.scale_y };
+            self.bbox[i] = if i % 2 == 0 { lb.offset_x + self.bbox[i] * lb.scale_x } else { lb.offset_y + self.bbox[i] * lb.scale_y };
         }
         for p in &mut self.landmarks {
-            p[0] *= lb.scale_x;
-            p[1] *= lb.scale_y;
+            p[0] = lb.offset_x + p[0] * lb.scale_x;
+            p[1] = lb.offset_y + p[1] * lb.scale_y;
         }
         self
+    }
+
+    fn iou(&self, other: &Face) -> f32 {
+        let (a, b) = (self.bbox, other.bbox);
+        let iw = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
+        let ih = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
+        let inter = iw * ih;
+        let union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter;
+        if union > 0.0 {
+            inter / union
+        } else {
+            0.0
+        }
     }
 }
 
@@ -110,14 +123,32 @@ impl Detector {
     }
 
     pub fn detect(&mut self, img: &RgbImage) -> Result<Detections> {
+        let mut found = self.detect_whole(img)?;
+        if let Some(r) = self.spec.refine {
+            let first_scale = {
+                let ((nw, _), _) = letterbox::plan(img.width(), img.height(), self.spec.input_size, self.spec.free_input);
+                nw as f32 / img.width().max(1) as f32
+            };
+            // Only the landmarks are taken from the second look: the box and score stay the first
+            // pass's, so faces are still ranked (largest first) on one scale.
+            if let Some(face) = found.faces.first_mut().or(found.fallback.as_mut()) {
+                if let Some(better) = self.refine(img, *face, r, first_scale)? {
+                    face.landmarks = better.landmarks;
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// The whole photo: at the pack's geometry, and, with a free input that found no confident face in
+    /// a small photo, once more at the full input size (faces far from upright were found there more often).
+    fn detect_whole(&mut self, img: &RgbImage) -> Result<Detections> {
         let first = self.detect_at(img, self.spec.free_input)?;
-        // A free input runs a small photo at its own size. When that finds no confident face, look
-        // again at the full input size: faces far from upright were found there more often.
         let Some(free) = self.spec.free_input else { return Ok(first) };
         let full = Some(FreeInput { min_side: self.spec.input_size, ..free });
+        let (w, h) = img.dimensions();
         if !first.faces.is_empty()
-            || letterbox::plan(img.width(), img.height(), self.spec.input_size, self.spec.free_input)
-                == letterbox::plan(img.width(), img.height(), self.spec.input_size, full)
+            || letterbox::plan(w, h, self.spec.input_size, self.spec.free_input) == letterbox::plan(w, h, self.spec.input_size, full)
         {
             return Ok(first);
         }
@@ -126,8 +157,64 @@ impl Detector {
         Ok(if better(&second) > better(&first) { second } else { first })
     }
 
+    /// Looks again at one face, on a crop around it (`context` times its box) enlarged so the face is
+    /// about `face_px`: the landmarks of a face the first pass saw small are more precise there. A crop
+    /// is never shrunk below the photo's own pixels, and a face the first pass already saw at nearly
+    /// that scale is left as it is.
+    fn refine(&mut self, img: &RgbImage, face: Face, r: Refine, first_scale: f32) -> Result<Option<Face>> {
+        let (w, h) = (img.width() as f32, img.height() as f32);
+        let side = (face.bbox[2] - face.bbox[0]).max(face.bbox[3] - face.bbox[1]);
+        if side.is_nan() || side <= 4.0 {
+            return Ok(None);
+        }
+        let half = 0.5 * r.context * side;
+        let (cx, cy) = (0.5 * (face.bbox[0] + face.bbox[2]), 0.5 * (face.bbox[1] + face.bbox[3]));
+        let x0 = (cx - half).floor().clamp(0.0, w - 1.0);
+        let y0 = (cy - half).floor().clamp(0.0, h - 1.0);
+        let x1 = (cx + half).ceil().clamp(x0 + 1.0, w);
+        let y1 = (cy + half).ceil().clamp(y0 + 1.0, h);
+        let (rw, rh) = (x1 - x0, y1 - y0);
+        let long = rw.max(rh);
+        let max = self.spec.input_size as f32;
+        let want = r.face_px / side;
+        let scale = if want > 1.0 {
+            // Enlarged: the crop's longest side goes to the nearest multiple of the stride, so the
+            // canvas wastes nothing.
+            ((long * want / 32.0).round() * 32.0).clamp(32.0, max) / long
+        } else {
+            (max / long).min(1.0)
+        };
+        if scale <= first_scale * 1.2 {
+            return Ok(None);
+        }
+        let size = (((rw * scale).round() as u32).max(1), ((rh * scale).round() as u32).max(1));
+        let canvas = (size.0.next_multiple_of(32), size.1.next_multiple_of(32));
+        let faces = self.run(img, [x0 as u32, y0 as u32, rw as u32, rh as u32], size, canvas)?;
+        Ok(faces.into_iter().filter(|f| f.iou(&face) > 0.5).max_by(|a, b| a.iou(&face).total_cmp(&b.iou(&face))))
+    }
+
     fn detect_at(&mut self, img: &RgbImage, free: Option<FreeInput>) -> Result<Detections> {
-        let lb = self.letterbox(img, free)?;
+        let (w, h) = img.dimensions();
+        let (size, canvas) = letterbox::plan(w, h, self.spec.input_size, free);
+        let kept = self.run(img, [0, 0, w, h], size, canvas)?;
+        let mut faces = Vec::new();
+        let mut fallback: Option<Face> = None;
+        for face in kept {
+            if face.score >= self.spec.score_threshold {
+                faces.push(face);
+            } else if fallback.is_none_or(|b| face.score > b.score) {
+                fallback = Some(face);
+            }
+        }
+        faces.sort_by(|a, b| b.clipped_area(w, h).total_cmp(&a.clipped_area(w, h)));
+        Ok(Detections { faces, fallback })
+    }
+
+    /// One detector pass over `region` resized to `size` on a `canvas`: every face at or above the
+    /// fallback floor after NMS, in original-image pixels.
+    fn run(&mut self, img: &RgbImage, region: letterbox::Region, size: (u32, u32), canvas: (u32, u32)) -> Result<Vec<Face>> {
+        let s = &self.spec;
+        let lb = letterbox::letterbox_region(img, region, size, canvas, s.color_order, s.mean, s.std, &mut self.buffer)?;
         let floor = self.spec.fallback_floor.min(self.spec.score_threshold);
         let shape = [1usize, 3, lb.height as usize, lb.width as usize];
         let input = TensorRef::from_array_view((shape, self.buffer.as_slice()))?;
@@ -142,19 +229,7 @@ impl Detector {
             DetectorKind::Yunet => yunet::decode(&self.output_names, &tensors, (lb.width, lb.height), floor, model)?,
             DetectorKind::Scrfd => scrfd::decode(&tensors, (lb.width, lb.height), floor, model)?,
         };
-        let kept = nms::nms(raw, self.spec.nms_iou, self.spec.top_k);
-        let (w, h) = img.dimensions();
-        let mut faces = Vec::new();
-        let mut fallback: Option<Face> = None;
-        for face in kept.into_iter().map(|f| f.map_back(&lb)) {
-            if face.score >= self.spec.score_threshold {
-                faces.push(face);
-            } else if fallback.is_none_or(|b| face.score > b.score) {
-                fallback = Some(face);
-            }
-        }
-        faces.sort_by(|a, b| b.clipped_area(w, h).total_cmp(&a.clipped_area(w, h)));
-        Ok(Detections { faces, fallback })
+        Ok(nms::nms(raw, self.spec.nms_iou, self.spec.top_k).into_iter().map(|f| f.map_back(&lb)).collect())
     }
 }
 
