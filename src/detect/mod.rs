@@ -10,7 +10,7 @@ use ort::value::TensorRef;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::letterbox::{self, letterbox, Letterboxed};
+use crate::letterbox::{self, Letterboxed};
 use crate::manifest::{DetectorKind, DetectorSpec, FreeInput, Refine};
 
 /// One detected face in original-image pixel coordinates.
@@ -76,6 +76,8 @@ pub struct Detector {
     input_name: String,
     output_names: Vec<String>,
     buffer: Vec<f32>,
+    /// While `prepare` runs: a copy of every input tensor.
+    recorded: Option<Vec<(Vec<f32>, (u32, u32))>>,
 }
 
 impl Detector {
@@ -93,22 +95,20 @@ impl Detector {
             });
         }
         check_input_shape(&session, &spec)?;
-        Ok(Detector { session, spec, input_name, output_names, buffer: Vec::new() })
+        Ok(Detector { session, spec, input_name, output_names, buffer: Vec::new(), recorded: None })
     }
 
     pub fn spec(&self) -> &DetectorSpec {
         &self.spec
     }
 
-    fn letterbox(&mut self, img: &RgbImage, free: Option<FreeInput>) -> Result<Letterboxed> {
-        let s = &self.spec;
-        letterbox(img, s.input_size, free, s.color_order, s.mean, s.std, &mut self.buffer)
-    }
-
-    /// The letterboxed input tensor of an image and its (width, height), for measuring the model alone.
-    pub fn prepare(&mut self, img: &RgbImage) -> Result<(Vec<f32>, (u32, u32))> {
-        let lb = self.letterbox(img, self.spec.free_input)?;
-        Ok((self.buffer.clone(), (lb.width, lb.height)))
+    /// Every input tensor `detect` runs the model on for this image (first pass, the retry at full
+    /// size, the second look), each with its (width, height): for measuring the model alone.
+    pub fn prepare(&mut self, img: &RgbImage) -> Result<Vec<(Vec<f32>, (u32, u32))>> {
+        self.recorded = Some(Vec::new());
+        let detected = self.detect(img);
+        let recorded = self.recorded.take().unwrap_or_default();
+        detected.map(|_| recorded)
     }
 
     /// Runs the model alone on a prepared tensor and reads its outputs (the model-only bound).
@@ -215,6 +215,9 @@ impl Detector {
     fn run(&mut self, img: &RgbImage, region: letterbox::Region, size: (u32, u32), canvas: (u32, u32)) -> Result<Vec<Face>> {
         let s = &self.spec;
         let lb = letterbox::letterbox_region(img, region, size, canvas, s.color_order, s.mean, s.std, &mut self.buffer)?;
+        if let Some(r) = self.recorded.as_mut() {
+            r.push((self.buffer.clone(), (lb.width, lb.height)));
+        }
         let floor = self.spec.fallback_floor.min(self.spec.score_threshold);
         let shape = [1usize, 3, lb.height as usize, lb.width as usize];
         let input = TensorRef::from_array_view((shape, self.buffer.as_slice()))?;
