@@ -46,20 +46,10 @@ impl Face {
         }
         self
     }
-
-    fn iou(&self, other: &Face) -> f32 {
-        let (a, b) = (self.bbox, other.bbox);
-        let iw = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
-        let ih = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
-        let inter = iw * ih;
-        let union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter;
-        if union > 0.0 {
-            inter / union
-        } else {
-            0.0
-        }
-    }
 }
+
+/// One detector input tensor (CHW floats) with its (width, height).
+pub type InputTensor = (Vec<f32>, (u32, u32));
 
 /// What the detector found in one image.
 #[derive(Debug, Clone, Default)]
@@ -77,7 +67,7 @@ pub struct Detector {
     output_names: Vec<String>,
     buffer: Vec<f32>,
     /// While `prepare` runs: a copy of every input tensor.
-    recorded: Option<Vec<(Vec<f32>, (u32, u32))>>,
+    recorded: Option<Vec<InputTensor>>,
 }
 
 impl Detector {
@@ -104,7 +94,7 @@ impl Detector {
 
     /// Every input tensor `detect` runs the model on for this image (first pass, the retry at full
     /// size, the second look), each with its (width, height): for measuring the model alone.
-    pub fn prepare(&mut self, img: &RgbImage) -> Result<Vec<(Vec<f32>, (u32, u32))>> {
+    pub fn prepare(&mut self, img: &RgbImage) -> Result<Vec<InputTensor>> {
         self.recorded = Some(Vec::new());
         let detected = self.detect(img);
         let recorded = self.recorded.take().unwrap_or_default();
@@ -123,12 +113,8 @@ impl Detector {
     }
 
     pub fn detect(&mut self, img: &RgbImage) -> Result<Detections> {
-        let mut found = self.detect_whole(img)?;
+        let (mut found, first_scale) = self.detect_whole(img)?;
         if let Some(r) = self.spec.refine {
-            let first_scale = {
-                let ((nw, _), _) = letterbox::plan(img.width(), img.height(), self.spec.input_size, self.spec.free_input);
-                nw as f32 / img.width().max(1) as f32
-            };
             // Only the landmarks are taken from the second look: the box and score stay the first
             // pass's, so faces are still ranked (largest first) on one scale.
             if let Some(face) = found.faces.first_mut().or(found.fallback.as_mut()) {
@@ -141,20 +127,21 @@ impl Detector {
     }
 
     /// The whole photo: at the pack's geometry, and, with a free input that found no confident face in
-    /// a small photo, once more at the full input size (faces far from upright were found there more often).
-    fn detect_whole(&mut self, img: &RgbImage) -> Result<Detections> {
+    /// a small photo, once more at the full input size (faces far from upright were found there more
+    /// often). Returns the detections with the scale of the pass they come from.
+    fn detect_whole(&mut self, img: &RgbImage) -> Result<(Detections, f32)> {
         let first = self.detect_at(img, self.spec.free_input)?;
         let Some(free) = self.spec.free_input else { return Ok(first) };
         let full = Some(FreeInput { min_side: self.spec.input_size, ..free });
         let (w, h) = img.dimensions();
-        if !first.faces.is_empty()
-            || letterbox::plan(w, h, self.spec.input_size, self.spec.free_input) == letterbox::plan(w, h, self.spec.input_size, full)
-        {
+        let same_pass =
+            letterbox::plan(w, h, self.spec.input_size, self.spec.free_input) == letterbox::plan(w, h, self.spec.input_size, full);
+        if !first.0.faces.is_empty() || same_pass {
             return Ok(first);
         }
         let second = self.detect_at(img, full)?;
         let better = |d: &Detections| (!d.faces.is_empty(), d.fallback.map_or(f32::MIN, |f| f.score));
-        Ok(if better(&second) > better(&first) { second } else { first })
+        Ok(if better(&second.0) > better(&first.0) { second } else { first })
     }
 
     /// Looks again at one face, on a crop around it (`context` times its box) enlarged so the face is
@@ -190,10 +177,12 @@ impl Detector {
         let size = (((rw * scale).round() as u32).max(1), ((rh * scale).round() as u32).max(1));
         let canvas = (size.0.next_multiple_of(32), size.1.next_multiple_of(32));
         let faces = self.run(img, [x0 as u32, y0 as u32, rw as u32, rh as u32], size, canvas)?;
-        Ok(faces.into_iter().filter(|f| f.iou(&face) > 0.5).max_by(|a, b| a.iou(&face).total_cmp(&b.iou(&face))))
+        let overlap = |f: &Face| nms::iou(&f.bbox, &face.bbox);
+        Ok(faces.into_iter().filter(|f| overlap(f) > 0.5).max_by(|a, b| overlap(a).total_cmp(&overlap(b))))
     }
 
-    fn detect_at(&mut self, img: &RgbImage, free: Option<FreeInput>) -> Result<Detections> {
+    /// One pass over the whole photo; returns its detections and the scale it ran at.
+    fn detect_at(&mut self, img: &RgbImage, free: Option<FreeInput>) -> Result<(Detections, f32)> {
         let (w, h) = img.dimensions();
         let (size, canvas) = letterbox::plan(w, h, self.spec.input_size, free);
         let kept = self.run(img, [0, 0, w, h], size, canvas)?;
@@ -207,7 +196,7 @@ impl Detector {
             }
         }
         faces.sort_by(|a, b| b.clipped_area(w, h).total_cmp(&a.clipped_area(w, h)));
-        Ok(Detections { faces, fallback })
+        Ok((Detections { faces, fallback }, size.0 as f32 / w.max(1) as f32))
     }
 
     /// One detector pass over `region` resized to `size` on a `canvas`: every face at or above the

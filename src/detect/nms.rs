@@ -1,7 +1,7 @@
 //! Greedy non-maximum suppression by IoU.
 use super::Face;
 
-fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
+pub fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
     let ix = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
     let iy = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
     let inter = ix * iy;
