@@ -127,7 +127,7 @@ pub enum Command {
         json: bool,
         /// Calibrated score (0..1, = -log10(FMR)/6) at or above which the faces match.
         /// 0.75 = FMR about 3e-5.
-        #[arg(long, env = "FACEMATCH_MATCH_THRESHOLD", default_value_t = 0.75)]
+        #[arg(long, env = "FACEMATCH_MATCH_THRESHOLD", default_value_t = crate::defaults::MATCH_THRESHOLD)]
         threshold: f32,
     },
     /// Calibrate the pack's scores: embed labelled images, score every cross-identity pair, and
@@ -176,7 +176,7 @@ pub enum Command {
         #[arg(long, env = "FACEMATCH_EVAL_CSV", default_value = "eval-side-by-side.csv")]
         csv: PathBuf,
         /// Local decision threshold on the calibrated score, for the agreement figures.
-        #[arg(long, env = "FACEMATCH_MATCH_THRESHOLD", default_value_t = 0.75)]
+        #[arg(long, env = "FACEMATCH_MATCH_THRESHOLD", default_value_t = crate::defaults::MATCH_THRESHOLD)]
         threshold: f32,
     },
 }
@@ -187,13 +187,14 @@ pub struct ServeArgs {
     #[arg(long, env = "FACEMATCH_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: String,
     /// Largest request body in bytes.
-    #[arg(long, env = "FACEMATCH_MAX_BODY_BYTES", default_value_t = 12 * 1024 * 1024)]
+    #[arg(long, env = "FACEMATCH_MAX_BODY_BYTES", default_value_t = crate::defaults::MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
     /// Largest single uploaded image in bytes (after base64 decoding).
-    #[arg(long, env = "FACEMATCH_MAX_UPLOAD_BYTES", default_value_t = 5 * 1024 * 1024)]
+    #[arg(long, env = "FACEMATCH_MAX_UPLOAD_BYTES", default_value_t = crate::defaults::MAX_UPLOAD_BYTES)]
     pub max_upload_bytes: usize,
-    /// Default decision threshold on the calibrated score (0.75 = FMR about 3e-5).
-    #[arg(long, env = "FACEMATCH_MATCH_THRESHOLD", default_value_t = 0.75)]
+    /// Default decision threshold on the calibrated score (0.75 = FMR about 3e-5). Each vendor's
+    /// default threshold stands for this point on its own scale (README, "Vendor scores").
+    #[arg(long, env = "FACEMATCH_MATCH_THRESHOLD", default_value_t = crate::defaults::MATCH_THRESHOLD, value_parser = parse_share)]
     pub threshold: f32,
     /// Directory of the state database (facematch.sqlite): API clients, tokens, vendor records.
     /// Default: ${XDG_DATA_HOME:-~/.local/share}/facematch.
@@ -208,7 +209,7 @@ pub struct ServeArgs {
     #[arg(long = "client", env = "FACEMATCH_CLIENTS", value_delimiter = ',', hide_env_values = true)]
     pub clients: Vec<String>,
     /// Didit: the documented minimum photo side, in pixels.
-    #[arg(long, env = "FACEMATCH_DIDIT_MIN_SIDE", default_value_t = 480)]
+    #[arg(long, env = "FACEMATCH_DIDIT_MIN_SIDE", default_value_t = crate::defaults::DIDIT_MIN_SIDE)]
     pub didit_min_side: u32,
     /// Didit: refuse photos below the minimum side with 400 (default: compare them and add a warning).
     #[arg(long, env = "FACEMATCH_DIDIT_ENFORCE_MIN_SIDE")]
@@ -216,7 +217,7 @@ pub struct ServeArgs {
     /// False-match rate of a whole 1:N search (FACEKI face-check, /v1/identify): the chance that a
     /// person who is not enrolled matches someone. Each comparison is held to this divided by the
     /// number of enrolled faces.
-    #[arg(long, env = "FACEMATCH_IDENTIFY_FMR", default_value_t = 1e-3)]
+    #[arg(long, env = "FACEMATCH_IDENTIFY_FMR", default_value_t = crate::defaults::IDENTIFY_FMR)]
     pub identify_fmr: f64,
     /// Keep enrolled photos, encrypted at rest with the key in this file (64 hex characters, e.g.
     /// `openssl rand -hex 32`). Without it no photo is ever stored.
@@ -230,6 +231,12 @@ pub struct ServeArgs {
     /// `too_many_requests_per_operation`.
     #[arg(long, env = "FACEMATCH_CASHFREE_RATE_PER_OPERATION", default_value_t = 0)]
     pub cashfree_rate_per_operation: u32,
+    /// "Several faces" (Cashfree's MULTIPLE_FACE_DETECTED, Didit's MULTIPLE_FACES_DETECTED, native
+    /// `prominent_faces`) counts a second face only when its box covers at least this share of the
+    /// chosen face's (0.25: half as wide); document ghost portraits and cut-off background heads
+    /// stay below it.
+    #[arg(long, env = "FACEMATCH_PROMINENT_FACE_SHARE", default_value_t = crate::defaults::PROMINENT_FACE_SHARE, value_parser = parse_share)]
+    pub prominent_face_share: f32,
     /// Cashfree two-factor "Public Key" mode: the PEM RSA private key whose public half the clients
     /// encrypt `x-cf-signature` with. When set, the header is required and checked.
     #[arg(long, env = "FACEMATCH_CASHFREE_SIGNATURE_KEY")]
@@ -250,7 +257,16 @@ impl ServeArgs {
             cashfree_signature_key: None,
             identify_fmr: self.identify_fmr,
             photo_key: None,
+            prominent_face_share: self.prominent_face_share,
         }
+    }
+}
+
+/// A share between 0 and 1.
+fn parse_share(s: &str) -> Result<f32, String> {
+    match s.trim().parse::<f32>() {
+        Ok(x) if (0.0..=1.0).contains(&x) => Ok(x),
+        _ => Err(format!("{s:?} is not a number between 0 and 1")),
     }
 }
 

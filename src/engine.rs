@@ -96,6 +96,17 @@ impl Analysis {
     pub fn face_count(&self) -> usize {
         self.faces.len()
     }
+
+    /// Faces a person would count: the chosen face, plus each other confident face whose box
+    /// (clipped to the photo) covers at least `share` of the chosen face's. A document's small ghost
+    /// portrait or a head cut off at the border is not "another person in the photo"; a second
+    /// person of comparable size is. 0 when there is no face at all.
+    pub fn prominent_faces(&self, share: f32) -> usize {
+        let Some(chosen) = self.chosen else { return 0 };
+        let area = |f: &Face| f.clipped_area(self.width, self.height);
+        let floor = share * area(&chosen.face);
+        1 + self.faces.iter().filter(|f| **f != chosen.face && area(f) >= floor).count()
+    }
 }
 
 /// Two analyses and, when both hold a face, their cosine similarity.

@@ -18,8 +18,10 @@ pub enum InputError {
 /// refused without allocating its decoded bytes.
 pub fn decode_base64_image(field: &str, max_bytes: usize) -> Result<Vec<u8>, InputError> {
     let mut s = field.trim();
-    if let Some(rest) = s.strip_prefix("data:") {
-        let (meta, data) = rest.split_once(',').ok_or(InputError::NotImageDataUri)?;
+    // Scheme, media type and `;base64` are case-insensitive (RFC 2397, RFC 2045).
+    if s.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("data:")) {
+        let (meta, data) = s[5..].split_once(',').ok_or(InputError::NotImageDataUri)?;
+        let meta = meta.to_ascii_lowercase();
         if !meta.starts_with("image/") || !meta.ends_with(";base64") {
             return Err(InputError::NotImageDataUri);
         }
@@ -61,6 +63,7 @@ mod tests {
     fn plain_and_data_uri_and_errors() {
         assert_eq!(decode_base64_image("aGVsbG8=", 100).unwrap(), b"hello");
         assert_eq!(decode_base64_image("data:image/jpeg;base64,aGVsbG8=", 100).unwrap(), b"hello");
+        assert_eq!(decode_base64_image("DATA:IMAGE/JPEG;BASE64,aGVsbG8=", 100).unwrap(), b"hello");
         assert_eq!(decode_base64_image("aGVs\nbG8=", 100).unwrap(), b"hello");
         assert_eq!(decode_base64_image("aGVsbG8", 100).unwrap(), b"hello");
         assert_eq!(decode_base64_image("data:text/plain;base64,aGVsbG8=", 100), Err(InputError::NotImageDataUri));

@@ -332,8 +332,11 @@ fn run(cli: &Cli) -> CliResult {
                         "match": is_match,
                         "threshold": threshold,
                         "cosine_thresholds_at_fmr": thresholds,
-                        "faces_a": c.a.face_count(),
-                        "faces_b": c.b.face_count(),
+                        // Faces a person would count (README, "Prominent faces"); every detection in detected_faces_*.
+                        "faces_a": c.a.prominent_faces(facematch::defaults::PROMINENT_FACE_SHARE),
+                        "faces_b": c.b.prominent_faces(facematch::defaults::PROMINENT_FACE_SHARE),
+                        "detected_faces_a": c.a.face_count(),
+                        "detected_faces_b": c.b.face_count(),
                         "face_a": face_json(&c.a),
                         "face_b": face_json(&c.b),
                         "pack": engine.pack().manifest.name,

@@ -3,16 +3,18 @@
 //! `second_image`, `threshold`. Every error is `{"type", "code", "message"}` as the doc prints it;
 //! codes the doc does not list (`verification_id_missing`, `x-client-secret_missing`,
 //! `threshold_value_invalid`, `face_not_detected`) follow its naming and are listed in the README.
-use axum::extract::{FromRequest, Multipart, Request, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::error::ApiError;
-use super::AppState;
-use crate::engine::Comparison;
+use super::form::{self, FormError};
+use super::service::{self, CompareError};
+use super::{auth, AppState};
+use crate::error::{Error, ErrorKind};
 use crate::score::vendor;
 use crate::store::{CashfreeRecord, StoreError};
 
@@ -70,36 +72,58 @@ impl IntoResponse for CashfreeError {
     }
 }
 
-/// Engine errors in Cashfree's words.
-impl From<ApiError> for CashfreeError {
-    fn from(e: ApiError) -> CashfreeError {
-        match e.status {
-            StatusCode::SERVICE_UNAVAILABLE => CashfreeError {
-                status: StatusCode::TOO_MANY_REQUESTS,
-                kind: "rate_limit_error",
-                code: "too_many_requests_per_operation",
-                message: "Too many requests for this operation, rate limit reached".into(),
-            },
-            StatusCode::PAYLOAD_TOO_LARGE => validation("file_size_exceeded", e.message),
-            StatusCode::INTERNAL_SERVER_ERROR => CashfreeError {
-                status: StatusCode::INTERNAL_SERVER_ERROR,
-                kind: "internal_error",
-                code: "verification_failed",
-                message: "something went wrong".into(),
-            },
-            _ => validation("file_format_invalid", "please upload the file of valid format(jpeg/jpg/png)"),
-        }
-    }
-}
-
-fn internal(e: StoreError) -> CashfreeError {
-    tracing::error!(error = %e, "cashfree: state store");
+fn internal_error() -> CashfreeError {
     CashfreeError {
         status: StatusCode::INTERNAL_SERVER_ERROR,
         kind: "internal_error",
         code: "verification_failed",
         message: "something went wrong".into(),
     }
+}
+
+fn too_large(max: usize) -> CashfreeError {
+    validation("file_size_exceeded", format!("File size exceeded {}MB limit", max / (1024 * 1024)))
+}
+
+fn invalid_format() -> CashfreeError {
+    validation("file_format_invalid", "please upload the file of valid format(jpeg/jpg/png)")
+}
+
+/// Cashfree's dialect of a failed comparison.
+impl From<CompareError> for CashfreeError {
+    fn from(e: CompareError) -> CashfreeError {
+        let name = e.slot.name(IMAGES);
+        match (e.error.kind(), &e.error) {
+            (ErrorKind::Busy, _) => rate_limited("too_many_requests_per_operation", "Too many requests for this operation, rate limit reached"),
+            (ErrorKind::Internal, _) => {
+                tracing::error!(error = %e.error, "cashfree: comparison failed");
+                internal_error()
+            }
+            (ErrorKind::NoFace, _) => CashfreeError {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                kind: "validation_error",
+                code: "face_not_detected",
+                message: format!("No face detected in {name}"),
+            },
+            (ErrorKind::InvalidImage, Error::ImageTooLarge { limit, .. }) => too_large(*limit),
+            (ErrorKind::InvalidImage, _) => invalid_format(),
+        }
+    }
+}
+
+/// A path under Cashfree's prefix that no route serves.
+pub fn not_found() -> CashfreeError {
+    CashfreeError {
+        status: StatusCode::NOT_FOUND,
+        kind: "invalid_request_error",
+        code: "request_url_not_found",
+        message: "The requested URL was not found".into(),
+    }
+}
+
+fn internal(e: StoreError) -> CashfreeError {
+    tracing::error!(error = %e, "cashfree: state store");
+    internal_error()
 }
 
 /// Cashfree's two 429s, from per-minute limits per client IP and per client id (0: no limit).
@@ -169,12 +193,116 @@ impl SignatureKey {
     }
 }
 
-fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    h.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
-}
-
 fn is_jpeg_or_png(b: &[u8]) -> bool {
     b.starts_with(&[0xFF, 0xD8, 0xFF]) || b.starts_with(b"\x89PNG\r\n\x1a\n")
+}
+
+/// The photos' field names.
+const IMAGES: (&str, &str) = ("first_image", "second_image");
+
+/// A Cashfree client whose `x-client-id` / `x-client-secret` (and `x-cf-signature`, when the server
+/// has a signature key) check out, within the rate limits. Rejects in Cashfree's shape.
+pub struct CashfreeClient(pub String);
+
+impl FromRequestParts<AppState> for CashfreeClient {
+    type Rejection = CashfreeError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, CashfreeError> {
+        let ip = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+        if let Some(ip) = ip {
+            if !RateLimits::check(&state.cashfree_limits.per_ip, &ip) {
+                return Err(rate_limited("too_many_requests_per_ip", "Too many requests from the IP, rate limit reached"));
+            }
+        }
+        let headers = &parts.headers;
+        let client_id = auth::header(headers, "x-client-id")
+            .ok_or_else(|| validation("x-client-id_missing", "x-client-id is missing in the request."))?
+            .to_string();
+        let secret = auth::header(headers, "x-client-secret")
+            .ok_or_else(|| validation("x-client-secret_missing", "x-client-secret is missing in the request."))?
+            .to_string();
+        let (store, id) = (state.store.clone(), client_id.clone());
+        let ok = super::store_call(move || store.check_client("cashfree", &id, &secret)).await.map_err(|_| internal_error())?;
+        if !ok {
+            return Err(CashfreeError {
+                status: StatusCode::UNAUTHORIZED,
+                kind: "authentication_error",
+                code: "authentication_failed",
+                message: "Invalid clientId and clientSecret combination".into(),
+            });
+        }
+        if let Some(key) = &state.config.cashfree_signature_key {
+            let forbidden = |message: &str| CashfreeError {
+                status: StatusCode::FORBIDDEN,
+                kind: "validation_error",
+                code: "authentication_failed",
+                message: message.into(),
+            };
+            let signature =
+                auth::header(headers, "x-cf-signature").ok_or_else(|| forbidden("x-cf-signature missing in the request header"))?;
+            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            let (key, id, sig) = (key.clone(), client_id.clone(), signature.to_string());
+            // RSA decryption takes about a millisecond: off the async threads.
+            let valid = tokio::task::spawn_blocking(move || key.verify(&id, &sig, now)).await.unwrap_or(false);
+            if !valid {
+                return Err(forbidden("x-cf-signature is invalid or expired"));
+            }
+        }
+        if !RateLimits::check(&state.cashfree_limits.per_operation, &client_id) {
+            return Err(rate_limited("too_many_requests_per_operation", "Too many requests for this operation, rate limit reached"));
+        }
+        Ok(CashfreeClient(client_id))
+    }
+}
+
+/// The request's fields, checked as the doc says.
+struct Checked {
+    verification_id: String,
+    first: Vec<u8>,
+    second: Vec<u8>,
+    threshold: f64,
+}
+
+async fn read_request(state: &AppState, req: Request) -> Result<Checked, CashfreeError> {
+    let max = state.config.max_upload_bytes;
+    let mut form = form::read(req, &[IMAGES.0, IMAGES.1], max, |_| 256).await.map_err(|e| match e {
+        FormError::NotMultipart => validation("first_image_missing", "First image is missing in the request"),
+        FormError::BodyTooLarge | FormError::FileTooLarge { .. } => too_large(max),
+        FormError::TextTooLong { field, .. } if field == "verification_id" => {
+            validation("verification_id_length_exceeded", "verification_id can include a maximum of 50 characters.")
+        }
+        FormError::TextTooLong { .. } => validation("threshold_value_invalid", "threshold must be a number between 0 and 1 (0 < x < 1)"),
+        FormError::Malformed => invalid_format(),
+    })?;
+    for name in [IMAGES.0, IMAGES.1] {
+        if form.files.get(name).is_some_and(|b| !b.is_empty() && !is_jpeg_or_png(b)) {
+            return Err(invalid_format());
+        }
+    }
+    let verification_id = form
+        .text("verification_id")
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| validation("verification_id_missing", "verification_id is missing in the request"))?
+        .to_string();
+    if verification_id.chars().count() > 50 {
+        return Err(validation("verification_id_length_exceeded", "verification_id can include a maximum of 50 characters."));
+    }
+    if !verification_id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')) {
+        return Err(validation("verification_id_value_invalid", "verification_id can include only alphanum, dot, hyphen and underscores"));
+    }
+    let mut image = |name: &str, code: &'static str, message: &str| {
+        form.files.remove(name).filter(|b| !b.is_empty()).ok_or_else(|| validation(code, message))
+    };
+    let first = image(IMAGES.0, "first_image_missing", "First image is missing in the request")?;
+    let second = image(IMAGES.1, "second_image_missing", "Second image is missing in the request")?;
+    let threshold = match form.text("threshold") {
+        None | Some("") => vendor::CASHFREE.default_threshold,
+        Some(t) => match t.parse::<f64>() {
+            Ok(x) if x > 0.0 && x < 1.0 => x,
+            _ => return Err(validation("threshold_value_invalid", "threshold must be a number between 0 and 1 (0 < x < 1)")),
+        },
+    };
+    Ok(Checked { verification_id, first, second, threshold })
 }
 
 /// Cashfree Verification face match.
@@ -195,125 +323,16 @@ fn is_jpeg_or_png(b: &[u8]) -> bool {
         (status = 429, description = "`too_many_requests_per_ip` / `too_many_requests_per_operation`", body = CashfreeErrorBody),
         (status = 500, description = "`verification_failed`", body = CashfreeErrorBody),
     ))]
-pub async fn face_match(State(state): State<AppState>, req: Request) -> Result<Json<CashfreeFaceMatchResponse>, CashfreeError> {
-    let ip = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
-    if let Some(ip) = ip {
-        if !RateLimits::check(&state.cashfree_limits.per_ip, &ip) {
-            return Err(rate_limited("too_many_requests_per_ip", "Too many requests from the IP, rate limit reached"));
-        }
-    }
-    let headers = req.headers().clone();
-    let client_id =
-        header(&headers, "x-client-id").ok_or_else(|| validation("x-client-id_missing", "x-client-id is missing in the request."))?;
-    let secret = header(&headers, "x-client-secret")
-        .ok_or_else(|| validation("x-client-secret_missing", "x-client-secret is missing in the request."))?;
-    let (store, id, sec) = (state.store.clone(), client_id.to_string(), secret.to_string());
-    let ok = super::store_call(move || store.check_client("cashfree", &id, &sec)).await.map_err(CashfreeError::from)?;
-    if !ok {
-        return Err(CashfreeError {
-            status: StatusCode::UNAUTHORIZED,
-            kind: "authentication_error",
-            code: "authentication_failed",
-            message: "Invalid clientId and clientSecret combination".into(),
-        });
-    }
-    if let Some(key) = &state.config.cashfree_signature_key {
-        let forbidden = |message: &str| CashfreeError {
-            status: StatusCode::FORBIDDEN,
-            kind: "validation_error",
-            code: "authentication_failed",
-            message: message.into(),
-        };
-        let signature = header(&headers, "x-cf-signature").ok_or_else(|| forbidden("x-cf-signature missing in the request header"))?;
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let (key, id, sig) = (key.clone(), client_id.to_string(), signature.to_string());
-        // RSA decryption takes about a millisecond: off the async threads.
-        let valid = tokio::task::spawn_blocking(move || key.verify(&id, &sig, now)).await.unwrap_or(false);
-        if !valid {
-            return Err(forbidden("x-cf-signature is invalid or expired"));
-        }
-    }
-    if !RateLimits::check(&state.cashfree_limits.per_operation, &client_id.to_string()) {
-        return Err(rate_limited("too_many_requests_per_operation", "Too many requests for this operation, rate limit reached"));
-    }
-
-    let max = state.config.max_upload_bytes;
-    let mut mp =
-        Multipart::from_request(req, &()).await.map_err(|_| validation("first_image_missing", "First image is missing in the request"))?;
-    let (mut verification_id, mut first, mut second, mut threshold) = (None, None, None, None);
-    loop {
-        let field = match mp.next_field().await {
-            Ok(Some(f)) => f,
-            Ok(None) => break,
-            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                return Err(validation("file_size_exceeded", format!("File size exceeded {}MB limit", max / (1024 * 1024))))
-            }
-            Err(_) => return Err(validation("file_format_invalid", "please upload the file of valid format(jpeg/jpg/png)")),
-        };
-        let name = field.name().unwrap_or_default().to_string();
-        let bytes = field
-            .bytes()
-            .await
-            .map_err(|_| validation("file_size_exceeded", format!("File size exceeded {}MB limit", max / (1024 * 1024))))?;
-        match name.as_str() {
-            "first_image" | "second_image" => {
-                if bytes.len() > max {
-                    return Err(validation("file_size_exceeded", format!("File size exceeded {}MB limit", max / (1024 * 1024))));
-                }
-                if !bytes.is_empty() && !is_jpeg_or_png(&bytes) {
-                    return Err(validation("file_format_invalid", "please upload the file of valid format(jpeg/jpg/png)"));
-                }
-                if !bytes.is_empty() {
-                    if name == "first_image" {
-                        first = Some(bytes.to_vec())
-                    } else {
-                        second = Some(bytes.to_vec())
-                    }
-                }
-            }
-            "verification_id" | "threshold" => {
-                if bytes.len() > 256 {
-                    if name == "verification_id" {
-                        return Err(validation(
-                            "verification_id_length_exceeded",
-                            "verification_id can include a maximum of 50 characters.",
-                        ));
-                    }
-                    return Err(validation("threshold_value_invalid", "threshold must be a number between 0 and 1"));
-                }
-                let text = String::from_utf8_lossy(&bytes).trim().to_string();
-                if name == "verification_id" {
-                    verification_id = Some(text)
-                } else {
-                    threshold = Some(text)
-                }
-            }
-            _ => {} // unknown fields are ignored, as the vendor does
-        }
-    }
-    let verification_id = verification_id
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| validation("verification_id_missing", "verification_id is missing in the request"))?;
-    if verification_id.chars().count() > 50 {
-        return Err(validation("verification_id_length_exceeded", "verification_id can include a maximum of 50 characters."));
-    }
-    if !verification_id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')) {
-        return Err(validation("verification_id_value_invalid", "verification_id can include only alphanum, dot, hyphen and underscores"));
-    }
-    let first = first.ok_or_else(|| validation("first_image_missing", "First image is missing in the request"))?;
-    let second = second.ok_or_else(|| validation("second_image_missing", "Second image is missing in the request"))?;
-    let threshold = match threshold.as_deref() {
-        None | Some("") => vendor::DEFAULT_THRESHOLD as f64,
-        Some(t) => match t.parse::<f64>() {
-            Ok(x) if x > 0.0 && x < 1.0 => x,
-            _ => return Err(validation("threshold_value_invalid", "threshold must be a number between 0 and 1 (0 < x < 1)")),
-        },
-    };
-
+pub async fn face_match(
+    State(state): State<AppState>,
+    CashfreeClient(client_id): CashfreeClient,
+    req: Request,
+) -> Result<Json<CashfreeFaceMatchResponse>, CashfreeError> {
+    let Checked { verification_id, first, second, threshold } = read_request(&state, req).await?;
     // The id is reserved before the images are processed, so two concurrent calls with one id
     // cannot both succeed; it is released again when no result could be produced.
-    let (store, vid, cid) = (state.store.clone(), verification_id.clone(), client_id.to_string());
-    let ref_id = match tokio::task::spawn_blocking(move || store.reserve_cashfree_id(&vid, &cid)).await {
+    let (store, vid) = (state.store.clone(), verification_id.clone());
+    let ref_id = match tokio::task::spawn_blocking(move || store.reserve_cashfree_id(&vid, &client_id)).await {
         Ok(Ok(r)) => r,
         Ok(Err(StoreError::Conflict)) => {
             return Err(CashfreeError {
@@ -326,7 +345,7 @@ pub async fn face_match(State(state): State<AppState>, req: Request) -> Result<J
         Ok(Err(e)) => return Err(internal(e)),
         Err(_) => return Err(internal(StoreError::Db("task failed".into()))),
     };
-    let outcome = run_match(&state, first, second, threshold).await;
+    let outcome = decide(&state, first, second, threshold).await;
     let store = state.store.clone();
     let (vid, record) = (
         verification_id.clone(),
@@ -343,7 +362,7 @@ pub async fn face_match(State(state): State<AppState>, req: Request) -> Result<J
         None => store.release_cashfree_id(&vid),
     })
     .await
-    .map_err(CashfreeError::from)?;
+    .map_err(|_| internal_error())?;
     let (status, result, score) = outcome?;
     Ok(Json(CashfreeFaceMatchResponse {
         status: status.into(),
@@ -355,33 +374,15 @@ pub async fn face_match(State(state): State<AppState>, req: Request) -> Result<J
 }
 
 /// (status, face_match_result, face_match_score) for the pair, or a Cashfree error.
-async fn run_match(
-    state: &AppState,
-    first: Vec<u8>,
-    second: Vec<u8>,
-    threshold: f64,
-) -> Result<(&'static str, &'static str, f64), CashfreeError> {
-    let engine = &state.engine;
-    let (a, b) = super::analyse_pair(engine, first, second).await;
-    let a = a.map_err(|e| CashfreeError::from(ApiError::for_image(&e, "first_image")))?;
-    let b = b.map_err(|e| CashfreeError::from(ApiError::for_image(&e, "second_image")))?;
-    for (r, name) in [(&a, "first_image"), (&b, "second_image")] {
-        if r.embedding.is_none() {
-            return Err(CashfreeError {
-                status: StatusCode::UNPROCESSABLE_ENTITY,
-                kind: "validation_error",
-                code: "face_not_detected",
-                message: format!("No face detected in {name}"),
-            });
-        }
-    }
-    // As the doc's example: several faces → MULTIPLE_FACE_DETECTED, NO, score 0.
-    if a.face_count() > 1 || b.face_count() > 1 {
+async fn decide(state: &AppState, first: Vec<u8>, second: Vec<u8>, threshold: f64) -> Result<(&'static str, &'static str, f64), CashfreeError> {
+    let pair = service::compare(state, first, second).await?;
+    let scored = pair.require_faces()?;
+    // As the doc's example: another person in a photo → MULTIPLE_FACE_DETECTED, NO, score 0.
+    if pair.several_faces() {
         return Ok(("MULTIPLE_FACE_DETECTED", "NO", 0.0));
     }
-    let c = Comparison::of(a, b);
-    let s = super::calibrated_score(engine, &c);
-    // "the images match when the analysis is or greater than the value set for threshold"
-    let result = if s as f64 >= threshold { "YES" } else { "NO" };
-    Ok(("SUCCESS", result, vendor::cashfree_score(s)))
+    // "the images match when the analysis is or greater than the value set for threshold", on the
+    // score as printed (rounded down, so it never reads higher than it is).
+    let score = vendor::CASHFREE.wire(scored.score, state.config.match_threshold);
+    Ok(("SUCCESS", if score >= threshold { "YES" } else { "NO" }, score))
 }

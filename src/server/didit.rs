@@ -7,7 +7,8 @@
 //! Errors `{"detail": "..."}`: 400 request, 401 wrong / revoked / expired credentials, 403 none sent.
 use std::collections::HashMap;
 
-use axum::extract::{FromRequest, Multipart, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -16,11 +17,13 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 
-use super::error::ApiError;
-use super::{crops, AppState};
-use crate::engine::{Analysis, Comparison};
+use super::form::{self, FormError};
+use super::service::{self, CompareError, Pair};
+use super::{auth, crops, AppState};
+use crate::engine::Analysis;
+use crate::error::ErrorKind;
 use crate::score::vendor;
-use crate::store::StoreError;
+use crate::store::{iso_now, StoreError};
 
 pub const TOKEN_TTL_SECS: i64 = 24 * 3600;
 pub const API_KEY_TTL_SECS: i64 = 10 * 365 * 24 * 3600;
@@ -50,7 +53,7 @@ pub struct DiditFaceMatchRequest {
 
 #[derive(Serialize, ToSchema)]
 pub struct DiditWarning {
-    /// `LOW_FACE_MATCH_SIMILARITY`, `NO_REFERENCE_IMAGE`, `MULTIPLE_FACES_DETECTED`, `LOW_RESOLUTION_IMAGE`, ...
+    /// `LOW_FACE_MATCH_SIMILARITY`, `NO_REFERENCE_IMAGE`, `MULTIPLE_FACES_DETECTED`, `LOW_IMAGE_RESOLUTION`, ...
     pub risk: String,
     #[schema(value_type = Option<Object>)]
     pub additional_data: Option<Value>,
@@ -129,6 +132,11 @@ impl IntoResponse for DiditError {
     }
 }
 
+/// A path under Didit's prefixes that no route serves (Django REST framework's 404).
+pub fn not_found() -> DiditError {
+    detail(StatusCode::NOT_FOUND, "Not found.")
+}
+
 fn detail(status: StatusCode, m: impl Into<String>) -> DiditError {
     DiditError(status, m.into())
 }
@@ -189,23 +197,42 @@ enum Version {
     V3,
 }
 
-async fn authorize(state: &AppState, headers: &HeaderMap, v: Version) -> Result<(), DiditError> {
-    let (kind, value) = match v {
-        Version::V2 => (
-            "access",
-            headers.get(header::AUTHORIZATION).and_then(|h| h.to_str().ok()).and_then(|h| h.strip_prefix("Bearer ")).map(str::trim),
-        ),
-        Version::V3 => ("api_key", headers.get("x-api-key").and_then(|h| h.to_str().ok()).map(str::trim)),
-    };
-    let value =
-        value.filter(|s| !s.is_empty()).ok_or_else(|| detail(StatusCode::FORBIDDEN, "Authentication credentials were not provided."))?;
-    if value.len() > 512 {
-        return Err(detail(StatusCode::UNAUTHORIZED, "Invalid or expired credentials."));
-    }
+fn invalid_credentials() -> DiditError {
+    detail(StatusCode::UNAUTHORIZED, "Invalid or expired credentials.")
+}
+
+/// Checks a credential of `kind` against the store.
+async fn check(state: &AppState, kind: &'static str, value: &str) -> Result<(), DiditError> {
     let (store, value) = (state.store.clone(), value.to_string());
     match blocking(move || store.check_token("didit", kind, &value)).await? {
         Some(_) => Ok(()),
-        None => Err(detail(StatusCode::UNAUTHORIZED, "Invalid or expired credentials.")),
+        None => Err(invalid_credentials()),
+    }
+}
+
+/// A v2 caller: `Authorization: Bearer <access token>`; missing or wrong → 401, as the v2 doc says.
+pub struct DiditV2Client;
+
+impl FromRequestParts<AppState> for DiditV2Client {
+    type Rejection = DiditError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, DiditError> {
+        let token = auth::bearer(&parts.headers)
+            .ok_or_else(|| detail(StatusCode::UNAUTHORIZED, "Authentication credentials were not provided."))?;
+        check(state, "access", token).await.map(|_| DiditV2Client)
+    }
+}
+
+/// A v3 caller: `x-api-key`; none sent → 403, wrong → 401 (v3's published rules).
+pub struct DiditV3Client;
+
+impl FromRequestParts<AppState> for DiditV3Client {
+    type Rejection = DiditError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, DiditError> {
+        let key = auth::header(&parts.headers, "x-api-key")
+            .ok_or_else(|| detail(StatusCode::FORBIDDEN, "Authentication credentials were not provided."))?;
+        check(state, "api_key", key).await.map(|_| DiditV3Client)
     }
 }
 
@@ -217,75 +244,50 @@ fn allowed_format(b: &[u8], v: Version) -> bool {
     }
 }
 
-struct Form {
+/// The photos' field names.
+const IMAGES: (&str, &str) = ("user_image", "ref_image");
+
+struct Photos {
     user: Vec<u8>,
     reference: Vec<u8>,
-    text: HashMap<String, String>,
 }
 
-async fn read_form(state: &AppState, req: Request, v: Version) -> Result<Form, DiditError> {
+fn too_large(max: usize) -> DiditError {
+    detail(StatusCode::BAD_REQUEST, format!("Image file too large. Maximum size is {}MB.", max / (1024 * 1024)))
+}
+
+async fn read_form(state: &AppState, req: Request, v: Version) -> Result<(Photos, form::Form), DiditError> {
     let max = state.config.max_upload_bytes;
-    let too_large = || detail(StatusCode::BAD_REQUEST, format!("Image file too large. Maximum size is {}MB.", max / (1024 * 1024)));
-    let mut mp = Multipart::from_request(req, &())
-        .await
-        .map_err(|_| detail(StatusCode::BAD_REQUEST, "user_image and ref_image are required (multipart/form-data)."))?;
-    let (mut user, mut reference, mut text) = (None, None, HashMap::new());
-    loop {
-        let field = match mp.next_field().await {
-            Ok(Some(f)) => f,
-            Ok(None) => break,
-            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_large()),
-            Err(_) => return Err(detail(StatusCode::BAD_REQUEST, "Malformed multipart body.")),
-        };
-        let name = field.name().unwrap_or_default().to_string();
-        let bytes = field.bytes().await.map_err(|_| too_large())?;
-        match name.as_str() {
-            "user_image" | "ref_image" => {
-                if bytes.len() > max {
-                    return Err(too_large());
-                }
-                if !allowed_format(&bytes, v) {
-                    return Err(detail(
-                        StatusCode::BAD_REQUEST,
-                        if v == Version::V3 { "Invalid image format. Supported formats: TIFF, JPEG, PNG, WebP." } else { FORMATS },
-                    ));
-                }
-                if name == "user_image" {
-                    user = Some(bytes.to_vec())
-                } else {
-                    reference = Some(bytes.to_vec())
-                }
-            }
-            _ => {
-                if bytes.len() > 4096 {
-                    return Err(detail(StatusCode::BAD_REQUEST, format!("{name} is too long.")));
-                }
-                text.insert(name, String::from_utf8_lossy(&bytes).to_string());
-            }
+    let mut form = form::read(req, &[IMAGES.0, IMAGES.1], max, |_| form::MAX_TEXT_FIELD).await.map_err(|e| match e {
+        FormError::NotMultipart => detail(StatusCode::BAD_REQUEST, "user_image and ref_image are required (multipart/form-data)."),
+        FormError::Malformed => detail(StatusCode::BAD_REQUEST, "Malformed multipart body."),
+        FormError::BodyTooLarge | FormError::FileTooLarge { .. } => too_large(max),
+        FormError::TextTooLong { field, .. } => detail(StatusCode::BAD_REQUEST, format!("{field} is too long.")),
+    })?;
+    let mut photo = |name: &str| -> Result<Vec<u8>, DiditError> {
+        let b = form.files.remove(name).ok_or_else(|| detail(StatusCode::BAD_REQUEST, format!("{name} is required.")))?;
+        if !allowed_format(&b, v) {
+            return Err(detail(
+                StatusCode::BAD_REQUEST,
+                if v == Version::V3 { "Invalid image format. Supported formats: TIFF, JPEG, PNG, WebP." } else { FORMATS },
+            ));
         }
-    }
-    let user = user.ok_or_else(|| detail(StatusCode::BAD_REQUEST, "user_image is required."))?;
-    let reference = reference.ok_or_else(|| detail(StatusCode::BAD_REQUEST, "ref_image is required."))?;
-    Ok(Form { user, reference, text })
+        Ok(b)
+    };
+    let user = photo(IMAGES.0)?;
+    let reference = photo(IMAGES.1)?;
+    Ok((Photos { user, reference }, form))
 }
 
 fn threshold_in(v: &Value, name: &str) -> Result<Option<f64>, DiditError> {
-    match v {
-        Value::Null => Ok(None),
-        Value::Number(n) => n
-            .as_f64()
-            .filter(|x| (0.0..=100.0).contains(x))
-            .map(Some)
-            .ok_or_else(|| detail(StatusCode::BAD_REQUEST, format!("{name} must be between 0 and 100."))),
-        Value::String(s) => s
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|x| (0.0..=100.0).contains(x))
-            .map(Some)
-            .ok_or_else(|| detail(StatusCode::BAD_REQUEST, format!("{name} must be between 0 and 100."))),
-        _ => Err(detail(StatusCode::BAD_REQUEST, format!("{name} must be between 0 and 100."))),
-    }
+    let bad = || detail(StatusCode::BAD_REQUEST, format!("{name} must be a number between 0 and 100."));
+    let x = match v {
+        Value::Null => return Ok(None),
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    };
+    x.filter(|x| (0.0..=100.0).contains(x)).map(Some).ok_or_else(bad)
 }
 
 fn warning(risk: &str, short: &str, long: &str) -> DiditWarning {
@@ -307,80 +309,92 @@ pub(crate) fn base_url(state: &AppState, headers: &HeaderMap) -> String {
     format!("http://{host}")
 }
 
+/// Didit's dialect of a failed comparison (a photo without a face is not one: that is a 200
+/// `Declined` with `NO_REFERENCE_IMAGE`).
+impl From<CompareError> for DiditError {
+    fn from(e: CompareError) -> DiditError {
+        let name = e.slot.name(IMAGES);
+        match e.error.kind() {
+            ErrorKind::Busy => detail(StatusCode::TOO_MANY_REQUESTS, "Request was throttled. Expected available in 1 second."),
+            ErrorKind::Internal => {
+                tracing::error!(error = %e.error, "didit: comparison failed");
+                detail(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error.")
+            }
+            ErrorKind::InvalidImage | ErrorKind::NoFace => detail(StatusCode::BAD_REQUEST, format!("{name}: {}", e.error)),
+        }
+    }
+}
+
+/// The decline and review thresholds on Didit's 0-100 scale.
+struct Thresholds {
+    decline: f64,
+    review: Option<f64>,
+}
+
 struct Outcome {
     status: &'static str,
     score: Option<f64>,
     warnings: Vec<DiditWarning>,
-    user: Analysis,
-    reference: Analysis,
+    pair: Pair,
 }
 
-async fn run(state: &AppState, form: Form, decline: f64, review: Option<f64>, v: Version) -> Result<Outcome, DiditError> {
-    let engine = &state.engine;
-    let (u, r) = super::analyse_pair(engine, form.user, form.reference).await;
-    let map = |e: crate::Error, name: &str| {
-        let a = ApiError::for_image(&e, name);
-        match a.status {
-            StatusCode::SERVICE_UNAVAILABLE => {
-                detail(StatusCode::TOO_MANY_REQUESTS, "Request was throttled. Expected available in 1 second.")
-            }
-            StatusCode::INTERNAL_SERVER_ERROR => detail(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error."),
-            s => detail(if s == StatusCode::PAYLOAD_TOO_LARGE { StatusCode::BAD_REQUEST } else { s }, a.message),
+fn resolution_warnings(state: &AppState, pair: &Pair, warnings: &mut Vec<DiditWarning>) -> Result<(), DiditError> {
+    let min = state.config.didit_min_side;
+    for (slot, side) in pair.sides() {
+        let (a, name) = (&side.analysis, slot.name(IMAGES));
+        if a.width.min(a.height) >= min {
+            continue;
         }
-    };
-    let user = u.map_err(|e| map(e, "user_image"))?;
-    let reference = r.map_err(|e| map(e, "ref_image"))?;
+        if state.config.didit_enforce_min_side {
+            return Err(detail(StatusCode::BAD_REQUEST, format!("{name}: minimum resolution is {min}x{min} pixels.")));
+        }
+        warnings.push(warning(
+            "LOW_IMAGE_RESOLUTION",
+            "Image below the recommended resolution",
+            &format!("{name} is {}x{} pixels, below the recommended {min}x{min}.", a.width, a.height),
+        ));
+    }
+    Ok(())
+}
+
+async fn run(state: &AppState, photos: Photos, t: Thresholds, v: Version) -> Result<Outcome, DiditError> {
+    let pair = service::compare(state, photos.user, photos.reference).await?;
     let mut warnings = Vec::new();
-    for (a, name) in [(&user, "user_image"), (&reference, "ref_image")] {
-        if a.width.min(a.height) < state.config.didit_min_side {
-            if state.config.didit_enforce_min_side {
-                return Err(detail(
-                    StatusCode::BAD_REQUEST,
-                    format!("{name}: minimum resolution is {0}x{0} pixels.", state.config.didit_min_side),
-                ));
-            }
-            warnings.push(warning(
-                "LOW_IMAGE_RESOLUTION",
-                "Image below the recommended resolution",
-                &format!("{name} is {}x{} pixels, below the recommended {2}x{2}.", a.width, a.height, state.config.didit_min_side),
-            ));
-        }
-        if a.face_count() > 1 {
+    resolution_warnings(state, &pair, &mut warnings)?;
+    for (slot, side) in pair.sides() {
+        if side.prominent > 1 {
             warnings.push(warning(
                 "MULTIPLE_FACES_DETECTED",
                 "Multiple faces detected",
-                &format!("{name} contains {} faces; the largest one was used.", a.face_count()),
+                &format!("{} shows {} people; the largest face was used.", slot.name(IMAGES), side.prominent),
             ));
         }
     }
-    if user.embedding.is_none() || reference.embedding.is_none() {
+    let Some(scored) = pair.scored else {
         warnings.push(warning(
             "NO_REFERENCE_IMAGE",
             "No face to compare",
             "A face could not be found in one of the images, so no similarity could be computed.",
         ));
-        return Ok(Outcome { status: "Declined", score: None, warnings, user, reference });
-    }
-    let c = Comparison::of(user, reference);
-    let s = super::calibrated_score(engine, &c);
-    let score = vendor::didit_score(s);
-    let status = if score <= decline {
+        return Ok(Outcome { status: "Declined", score: None, warnings, pair });
+    };
+    // Decided on the score as printed (rounded down). v2: "below" the threshold declines;
+    // v3: "at or below".
+    let score = vendor::DIDIT.wire(scored.score, state.config.match_threshold);
+    let declined = if v == Version::V2 { score < t.decline } else { score <= t.decline };
+    let status = if declined {
         warnings.push(warning(
             "LOW_FACE_MATCH_SIMILARITY",
             "Low face match similarity",
             "The facial features of the provided image don't closely match the reference image, suggesting a potential identity mismatch.",
         ));
         "Declined"
-    } else if v == Version::V2 && review.is_some_and(|r| score <= r) {
+    } else if t.review.is_some_and(|r| score < r) {
         "In Review"
     } else {
         "Approved"
     };
-    Ok(Outcome { status, score: Some(score), warnings, user: c.a, reference: c.b })
-}
-
-fn now_iso() -> String {
-    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+    Ok(Outcome { status, score: Some(score), warnings, pair })
 }
 
 fn crop_url(state: &AppState, base: &str, a: &Analysis) -> Option<String> {
@@ -393,31 +407,33 @@ fn crop_url(state: &AppState, base: &str, a: &Analysis) -> Option<String> {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Approved, In Review or Declined (also when a face is missing)", body = DiditV2Response),
-        (status = 400, body = DiditErrorBody), (status = 401, body = DiditErrorBody), (status = 403, body = DiditErrorBody),
-        (status = 413, body = DiditErrorBody), (status = 429, description = "Busy", body = DiditErrorBody),
+        (status = 400, body = DiditErrorBody), (status = 401, description = "Missing, invalid or expired token", body = DiditErrorBody),
+        (status = 429, description = "Busy", body = DiditErrorBody),
     ))]
-pub async fn face_match_v2(State(state): State<AppState>, req: Request) -> Result<Json<DiditV2Response>, DiditError> {
-    authorize(&state, req.headers(), Version::V2).await?;
+pub async fn face_match_v2(State(state): State<AppState>, _: DiditV2Client, req: Request) -> Result<Json<DiditV2Response>, DiditError> {
     let base = base_url(&state, req.headers());
-    let form = read_form(&state, req, Version::V2).await?;
-    let options: Value = match form.text.get("options").map(|s| s.trim()).filter(|s| !s.is_empty()) {
-        Some(s) => serde_json::from_str(s).map_err(|_| detail(StatusCode::BAD_REQUEST, "options must be a JSON object."))?,
+    let (photos, form) = read_form(&state, req, Version::V2).await?;
+    let options: Value = match form.text("options").filter(|s| !s.is_empty()) {
+        Some(s) => serde_json::from_str(s)
+            .ok()
+            .filter(Value::is_object)
+            .ok_or_else(|| detail(StatusCode::BAD_REQUEST, "options must be a JSON object."))?,
         None => json!({}),
     };
     let decline = threshold_in(&options["face_match_score_decline_threshold"], "face_match_score_decline_threshold")?
-        .unwrap_or(vendor::DIDIT_DEFAULT_DECLINE as f64);
+        .unwrap_or(vendor::DIDIT.default_threshold);
     let review = threshold_in(&options["face_match_score_review_threshold"], "face_match_score_review_threshold")?;
-    let o = run(&state, form, decline, review, Version::V2).await?;
+    let o = run(&state, photos, Thresholds { decline, review }, Version::V2).await?;
     Ok(Json(DiditV2Response {
         request_id: uuid::Uuid::new_v4().to_string(),
         face_match: DiditV2FaceMatch {
             status: o.status.into(),
             score: o.score,
-            source_image: crop_url(&state, &base, &o.user),
-            target_image: crop_url(&state, &base, &o.reference),
+            source_image: crop_url(&state, &base, &o.pair.a.analysis),
+            target_image: crop_url(&state, &base, &o.pair.b.analysis),
             warnings: o.warnings,
         },
-        created_at: now_iso(),
+        created_at: iso_now(),
     }))
 }
 
@@ -435,14 +451,14 @@ fn entities(a: &Analysis) -> DiditImageEntities {
     security(("didit_api_key" = [])),
     responses(
         (status = 200, body = DiditV3Response),
-        (status = 400, body = DiditErrorBody), (status = 401, body = DiditErrorBody), (status = 403, body = DiditErrorBody),
-        (status = 413, body = DiditErrorBody), (status = 429, description = "Busy", body = DiditErrorBody),
+        (status = 400, body = DiditErrorBody), (status = 401, description = "Wrong, revoked or expired key", body = DiditErrorBody),
+        (status = 403, description = "No key sent", body = DiditErrorBody),
+        (status = 429, description = "Busy", body = DiditErrorBody),
     ))]
-pub async fn face_match_v3(State(state): State<AppState>, req: Request) -> Result<Json<DiditV3Response>, DiditError> {
-    authorize(&state, req.headers(), Version::V3).await?;
-    let form = read_form(&state, req, Version::V3).await?;
+pub async fn face_match_v3(State(state): State<AppState>, _: DiditV3Client, req: Request) -> Result<Json<DiditV3Response>, DiditError> {
+    let (photos, form) = read_form(&state, req, Version::V3).await?;
     let flag = |k: &str, default: bool| -> Result<bool, DiditError> {
-        match form.text.get(k).map(|s| s.trim().to_ascii_lowercase()) {
+        match form.text(k).map(str::to_ascii_lowercase) {
             None => Ok(default),
             Some(s) if s == "true" || s == "1" => Ok(true),
             Some(s) if s == "false" || s == "0" => Ok(false),
@@ -451,17 +467,17 @@ pub async fn face_match_v3(State(state): State<AppState>, req: Request) -> Resul
     };
     let save = flag("save_api_request", true)?;
     flag("rotate_image", false)?;
-    if let Some(m) = form.text.get("metadata").filter(|m| !m.trim().is_empty()) {
+    if let Some(m) = form.text("metadata").filter(|m| !m.is_empty()) {
         if !serde_json::from_str::<Value>(m).is_ok_and(|v| v.is_object()) {
             return Err(detail(StatusCode::BAD_REQUEST, "metadata must be a JSON object."));
         }
     }
     let decline = threshold_in(
-        &form.text.get("face_match_score_decline_threshold").map(|s| json!(s)).unwrap_or(Value::Null),
+        &form.text("face_match_score_decline_threshold").map(|s| json!(s)).unwrap_or(Value::Null),
         "face_match_score_decline_threshold",
     )?
-    .unwrap_or(vendor::DIDIT_DEFAULT_DECLINE as f64);
-    let o = run(&state, form, decline, None, Version::V3).await?;
+    .unwrap_or(vendor::DIDIT.default_threshold);
+    let o = run(&state, photos, Thresholds { decline, review: None }, Version::V3).await?;
     let score = match (o.score, save) {
         (Some(s), _) => json!(s),
         (None, true) => Value::Null,
@@ -472,10 +488,10 @@ pub async fn face_match_v3(State(state): State<AppState>, req: Request) -> Resul
         face_match: DiditV3FaceMatch {
             status: o.status.into(),
             score,
-            user_image: entities(&o.user),
-            ref_image: entities(&o.reference),
+            user_image: entities(&o.pair.a.analysis),
+            ref_image: entities(&o.pair.b.analysis),
             warnings: o.warnings,
         },
-        created_at: now_iso(),
+        created_at: iso_now(),
     }))
 }

@@ -5,7 +5,8 @@
 //! other codes are in [`codes`]).
 use std::collections::HashMap;
 
-use axum::extract::{FromRequest, Multipart, Query, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -14,8 +15,11 @@ use serde_json::{json, Map, Value};
 use utoipa::ToSchema;
 
 use super::error::ApiError;
-use super::subjects::identify_blocking;
-use super::AppState;
+use super::form::{self, FormError};
+use super::subjects::{identify_blocking, Candidate};
+use super::{auth, AppState};
+use crate::error::{Error, ErrorKind};
+use crate::score::vendor;
 use crate::store::{StoreError, Subject};
 
 /// facematch's `responseCode`s (FACEKI publishes only 0).
@@ -26,6 +30,7 @@ pub mod codes {
     pub const SELFIE_INVALID: i64 = 4004;
     pub const SELFIE_TOO_LARGE: i64 = 4005;
     pub const NO_FACE: i64 = 4006;
+    pub const NOT_FOUND: i64 = 4040;
     pub const BUSY: i64 = 4290;
     pub const INTERNAL: i64 = 5000;
 }
@@ -53,16 +58,49 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, StoreError> +
     super::store_call(f).await.map_err(FacekiError::from)
 }
 
+/// A path under FACEKI's prefixes that no route serves.
+pub fn not_found() -> FacekiError {
+    FacekiError(StatusCode::NOT_FOUND, codes::NOT_FOUND, "Not found".into())
+}
+
+fn internal() -> FacekiError {
+    FacekiError(StatusCode::INTERNAL_SERVER_ERROR, codes::INTERNAL, "Internal server error".into())
+}
+
+/// State-store and search failures (already logged where they arose) are FACEKI's 5000.
 impl From<ApiError> for FacekiError {
-    fn from(e: ApiError) -> FacekiError {
-        match e.status {
-            StatusCode::SERVICE_UNAVAILABLE => FacekiError(StatusCode::TOO_MANY_REQUESTS, codes::BUSY, "Server busy, retry shortly".into()),
-            StatusCode::PAYLOAD_TOO_LARGE => FacekiError(StatusCode::PAYLOAD_TOO_LARGE, codes::SELFIE_TOO_LARGE, e.message),
-            StatusCode::INTERNAL_SERVER_ERROR => {
-                FacekiError(StatusCode::INTERNAL_SERVER_ERROR, codes::INTERNAL, "Internal server error".into())
+    fn from(_: ApiError) -> FacekiError {
+        internal()
+    }
+}
+
+/// FACEKI's dialect of an engine error on the selfie (a selfie without a face is not one: that is
+/// a 200 with `face_verified: false`).
+impl From<Error> for FacekiError {
+    fn from(e: Error) -> FacekiError {
+        match (e.kind(), &e) {
+            (ErrorKind::Busy, _) => FacekiError(StatusCode::TOO_MANY_REQUESTS, codes::BUSY, "Server busy, retry shortly".into()),
+            (ErrorKind::Internal, _) => {
+                tracing::error!(error = %e, "faceki: analysis failed");
+                internal()
             }
-            _ => FacekiError(StatusCode::BAD_REQUEST, codes::SELFIE_INVALID, e.message),
+            (_, Error::ImageTooLarge { .. }) => FacekiError(StatusCode::PAYLOAD_TOO_LARGE, codes::SELFIE_TOO_LARGE, format!("selfie_image: {e}")),
+            _ => FacekiError(StatusCode::BAD_REQUEST, codes::SELFIE_INVALID, format!("selfie_image: {e}")),
         }
+    }
+}
+
+/// A caller with a live FACEKI access token (`Authorization: Bearer`).
+pub struct FacekiClient;
+
+impl FromRequestParts<AppState> for FacekiClient {
+    type Rejection = FacekiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, FacekiError> {
+        let bad_token = || FacekiError(StatusCode::UNAUTHORIZED, codes::INVALID_TOKEN, "Invalid or expired token".into());
+        let token = auth::bearer(&parts.headers).ok_or_else(bad_token)?.to_string();
+        let store = state.store.clone();
+        blocking(move || store.check_token("faceki", "access", &token)).await?.ok_or_else(bad_token).map(|_| FacekiClient)
     }
 }
 
@@ -136,9 +174,9 @@ pub struct FaceCheckData {
     pub face_verified: bool,
     /// The matching faces' ids, best first.
     pub all_face_ids: Vec<String>,
-    /// The matching subjects' records (the enrolled record plus `_id`, `faceID`, `imageID`,
-    /// `fullName`, `documentId`, `status`, `createdAt`, `updatedAt`; image links are empty strings
-    /// because photos are not stored).
+    /// The matching subjects' records: every top-level field of FACEKI's example with its JSON type
+    /// (the enrolled record's values where it has them, else empty), `kycResponse.face`
+    /// (`isIdentical`, `confidence` as a string) from this match.
     #[schema(value_type = Vec<Object>)]
     pub kyc_records: Vec<Value>,
 }
@@ -150,12 +188,43 @@ pub struct FaceCheckResponse {
     pub data: FaceCheckData,
 }
 
-/// The record FACEKI returns for a matched subject.
-fn kyc_record(s: &Subject, face_id: &str, base: &str) -> Value {
-    let mut o: Map<String, Value> = s.record.as_object().cloned().unwrap_or_default();
-    let image_id = s.faces.iter().find(|f| f.face_id == face_id).map(|f| f.image_id.clone()).unwrap_or_default();
+/// The top-level fields of a `kyc_records` item in the doc's example, each with an empty value of
+/// its JSON type: typed clients find every field they were written against.
+fn record_template() -> Map<String, Value> {
+    let empty = json!({
+        "_id": "", "kycResponse": {}, "livenessResponse": {}, "fullName": "", "referenceId": "", "documentId": "",
+        "DOB": "", "localName": "", "country": "", "countryCode": "", "countryCodeISO3": "", "idFrontImage": "",
+        "idBackImage": "", "status": "", "deleteStatus": "ACTIVE", "companyId": "", "selfieImage": "",
+        "documentCropFaceImageUrl": "", "faceID": "", "imageID": "", "difcCode": "", "link": "",
+        "deviceDetails": {"ipAddress": "", "browserName": "", "osName": ""}, "modifiedBy": "", "createdAt": "",
+        "updatedAt": "", "__v": 0
+    });
+    match empty {
+        Value::Object(o) => o,
+        _ => Map::new(),
+    }
+}
+
+fn same_type(a: &Value, b: &Value) -> bool {
+    std::mem::discriminant(a) == std::mem::discriminant(b)
+}
+
+/// The record FACEKI returns for a matched subject: the doc's fields with the enrolled record's
+/// values where it has them in the right JSON type, the subject's own ids and dates, and
+/// `kycResponse.face` from this match.
+fn kyc_record(s: &Subject, c: &Candidate, base: &str, at: f32) -> Value {
+    let mut o = record_template();
+    for (k, v) in s.record.as_object().into_iter().flatten() {
+        match o.get(k) {
+            Some(t) if !same_type(t, v) => {} // a wrong type would crash a typed client: the empty value stays
+            _ => {
+                o.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    let image_id = s.faces.iter().find(|f| f.face_id == c.face_id).map(|f| f.image_id.clone()).unwrap_or_default();
     o.insert("_id".into(), json!(s.subject_id));
-    o.insert("faceID".into(), json!(face_id));
+    o.insert("faceID".into(), json!(c.face_id));
     o.insert("imageID".into(), json!(image_id));
     o.insert("status".into(), json!(s.status));
     o.insert("createdAt".into(), json!(s.created_at));
@@ -167,14 +236,15 @@ fn kyc_record(s: &Subject, face_id: &str, base: &str) -> Value {
         o.insert("documentId".into(), json!(d));
     }
     // With `--photo-key` the enrolled photo is linked (native API key needed to fetch it); else no
-    // photo exists and the image links are empty unless the record brought its own.
-    if s.faces.iter().any(|f| f.face_id == face_id && f.has_photo) {
-        o.insert("selfieImage".into(), json!(format!("{base}/v1/subjects/{}/faces/{face_id}/photo", s.subject_id)));
+    // photo exists and the image links stay as the record gave them, or empty.
+    if s.faces.iter().any(|f| f.face_id == c.face_id && f.has_photo) {
+        o.insert("selfieImage".into(), json!(format!("{base}/v1/subjects/{}/faces/{}/photo", s.subject_id, c.face_id)));
     }
-    for link in ["selfieImage", "idFrontImage", "idBackImage", "documentCropFaceImageUrl"] {
-        o.entry(link).or_insert(json!(""));
+    let confidence = vendor::FACEKI.wire(c.score.unwrap_or(0.0), at);
+    let face = json!({"isIdentical": c.is_match, "confidence": format!("{confidence:.3}")});
+    if let Some(Value::Object(kyc)) = o.get_mut("kycResponse") {
+        kyc.insert("face".into(), face);
     }
-    o.entry("deleteStatus").or_insert(json!("ACTIVE"));
     Value::Object(o)
 }
 
@@ -183,59 +253,34 @@ fn kyc_record(s: &Subject, face_id: &str, base: &str) -> Value {
     request_body(content = FaceCheckRequest, content_type = "multipart/form-data"),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "responseCode 0; or 4006 (no face in the selfie)", body = FaceCheckResponse),
+        (status = 200, description = "responseCode 0; or 4006 with `face_verified: false` (no face in the selfie)", body = FaceCheckResponse),
         (status = 400, description = "4003 selfie_image missing, 4004 not an image", body = FacekiErrorBody),
         (status = 401, description = "4002 missing, invalid or expired token", body = FacekiErrorBody),
         (status = 413, description = "4005", body = FacekiErrorBody),
         (status = 429, description = "4290 busy", body = FacekiErrorBody),
         (status = 500, description = "5000", body = FacekiErrorBody),
     ))]
-pub async fn face_check(State(state): State<AppState>, req: Request) -> Result<Response, FacekiError> {
+pub async fn face_check(State(state): State<AppState>, _: FacekiClient, req: Request) -> Result<Response, FacekiError> {
     let base = super::didit::base_url(&state, req.headers());
-    let token = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| t.trim().to_string())
-        .filter(|t| !t.is_empty() && t.len() <= 256);
-    let bad_token = || FacekiError(StatusCode::UNAUTHORIZED, codes::INVALID_TOKEN, "Invalid or expired token".into());
-    let token = token.ok_or_else(bad_token)?;
-    let store = state.store.clone();
-    blocking(move || store.check_token("faceki", "access", &token)).await?.ok_or_else(bad_token)?;
-
     let max = state.config.max_upload_bytes;
-    let too_large =
-        || FacekiError(StatusCode::PAYLOAD_TOO_LARGE, codes::SELFIE_TOO_LARGE, format!("selfie_image is larger than {max} bytes"));
     let missing = || FacekiError(StatusCode::BAD_REQUEST, codes::SELFIE_MISSING, "selfie_image is required".into());
-    let mut mp = Multipart::from_request(req, &()).await.map_err(|_| missing())?;
-    let mut selfie = None;
-    loop {
-        match mp.next_field().await {
-            Ok(Some(f)) if f.name() == Some("selfie_image") => {
-                let b = f.bytes().await.map_err(|e| if e.status() == StatusCode::PAYLOAD_TOO_LARGE { too_large() } else { missing() })?;
-                if b.len() > max {
-                    return Err(too_large());
-                }
-                selfie = Some(b.to_vec());
-            }
-            Ok(Some(_)) => {} // other fields are ignored
-            Ok(None) => break,
-            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_large()),
-            Err(_) => return Err(missing()),
+    // Other fields are read as short text and ignored.
+    let mut form = form::read(req, &["selfie_image"], max, |_| form::MAX_TEXT_FIELD).await.map_err(|e| match e {
+        FormError::BodyTooLarge | FormError::FileTooLarge { .. } => {
+            FacekiError(StatusCode::PAYLOAD_TOO_LARGE, codes::SELFIE_TOO_LARGE, format!("selfie_image is larger than {max} bytes"))
         }
-    }
-    let selfie = selfie.filter(|s| !s.is_empty()).ok_or_else(missing)?;
-    let a = super::analyse(&state.engine, selfie, true).await.map_err(|e| FacekiError::from(ApiError::for_image(&e, "selfie_image")))?;
+        _ => missing(),
+    })?;
+    let selfie = form.files.remove("selfie_image").filter(|s| !s.is_empty()).ok_or_else(missing)?;
+    let a = super::analyse(&state.engine, selfie, true).await?;
     let Some(embedding) = a.embedding else {
-        return Ok(
-            Json(FacekiErrorBody { response_code: codes::NO_FACE, message: "No face detected in selfie_image".into() }).into_response()
-        );
+        let data = FaceCheckData { face_verified: false, all_face_ids: Vec::new(), kyc_records: Vec::new() };
+        return Ok(Json(json!({"responseCode": codes::NO_FACE, "message": "No face detected in selfie_image", "data": data})).into_response());
     };
     let target = state.config.identify_fmr;
     let (_, candidates) = identify_blocking(&state, embedding, TOP_K, target).await.map_err(FacekiError::from)?;
     let matches: Vec<_> = candidates.into_iter().filter(|c| c.is_match).collect();
-    let store = state.store.clone();
+    let (store, at) = (state.store.clone(), state.config.match_threshold);
     let (all_face_ids, kyc_records) = blocking(move || {
         // Best match first; one record per person. A subject deleted while this search ran is left
         // out, its faces with it.
@@ -247,7 +292,7 @@ pub async fn face_check(State(state): State<AppState>, req: Request) -> Result<R
                 None => {
                     let s = store.subject(&c.subject_id)?;
                     if let Some(s) = &s {
-                        records.push(kyc_record(s, &c.face_id, &base));
+                        records.push(kyc_record(s, &c, &base, at));
                     }
                     subjects.insert(c.subject_id.clone(), s.is_some());
                     s.is_some()

@@ -1,14 +1,17 @@
 //! The HTTP server. Routes only call the engine (never a model session); errors are mapped to HTTP
 //! status in one place (`error.rs`) and each API builds its own body shape from them.
+pub mod auth;
 pub mod cashfree;
 pub mod crops;
 pub mod didit;
 pub mod error;
 pub mod faceki;
+pub mod form;
 pub mod health;
 pub mod metrics;
 pub mod native;
 pub mod openapi;
+pub mod service;
 pub mod subjects;
 pub mod valify;
 pub mod videosdk;
@@ -16,13 +19,16 @@ pub mod videosdk;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use tower::ServiceExt;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::defaults;
 use crate::engine::{Analysis, Engine};
 use crate::error::{Error, Result};
 
@@ -52,22 +58,26 @@ pub struct ServerConfig {
     pub identify_fmr: f64,
     /// Keep enrolled photos, encrypted with this key; without it no photo is stored.
     pub photo_key: Option<Arc<crate::photos::PhotoKey>>,
+    /// A second face counts as another person when its box covers at least this share of the
+    /// chosen face's ([`crate::Analysis::prominent_faces`]).
+    pub prominent_face_share: f32,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
-            max_body_bytes: 12 * 1024 * 1024,
-            max_upload_bytes: 5 * 1024 * 1024,
-            match_threshold: 0.75,
+            max_body_bytes: defaults::MAX_BODY_BYTES,
+            max_upload_bytes: defaults::MAX_UPLOAD_BYTES,
+            match_threshold: defaults::MATCH_THRESHOLD,
             public_url: None,
-            didit_min_side: 480,
+            didit_min_side: defaults::DIDIT_MIN_SIDE,
             didit_enforce_min_side: false,
             cashfree_rate_per_ip: 0,
             cashfree_rate_per_operation: 0,
             cashfree_signature_key: None,
-            identify_fmr: 1e-3,
+            identify_fmr: defaults::IDENTIFY_FMR,
             photo_key: None,
+            prominent_face_share: defaults::PROMINENT_FACE_SHARE,
         }
     }
 }
@@ -146,20 +156,65 @@ pub fn router(state: AppState) -> Router {
     let limit = state.config.max_body_bytes;
     metrics::handle();
     let (documented, _) = documented_routes().split_for_parts();
-    documented
-        .route("/api/v1.1/face/match", post(valify::face_match))
-        .route("/api/v1/face/match", post(valify::face_match))
+    let routes = documented
         .route("/api/v1/face/match/", post(valify::face_match))
-        .route("/auth/v2/token", post(didit::token))
-        .route("/v2/face-match", post(didit::face_match_v2))
-        .route("/v3/face-match", post(didit::face_match_v3))
         .route("/getToken", get(faceki::token))
         .route("/openapi.json", get(openapi::json))
-        .route("/docs", get(openapi::docs))
-        .fallback(valify::not_found)
+        .route("/docs", get(openapi::docs));
+    // A path that matches nothing is tried once more with its trailing slash toggled (vendors'
+    // clients write `/v2/face-match` and `/v2/face-match/` alike); what still matches nothing is a
+    // 404 in the shape of the API whose path it shares.
+    let strict = routes.clone().fallback(not_found).with_state(state.clone());
+    routes
+        .fallback_service(tower::service_fn(move |req: Request| {
+            let strict = strict.clone();
+            async move { strict.oneshot(with_slash_toggled(req)).await }
+        }))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
+}
+
+/// The request with its path's trailing slash removed, or added when it had none.
+fn with_slash_toggled(mut req: Request) -> Request {
+    let uri = req.uri();
+    let path = uri.path();
+    let toggled = match path.strip_suffix('/') {
+        Some(p) if !p.is_empty() => p.to_string(),
+        Some(_) => return req,
+        None => format!("{path}/"),
+    };
+    let pq = match uri.query() {
+        Some(q) => format!("{toggled}?{q}"),
+        None => toggled,
+    };
+    if let Ok(pq) = axum::http::uri::PathAndQuery::try_from(pq) {
+        let mut parts = uri.clone().into_parts();
+        parts.path_and_query = Some(pq);
+        if let Ok(u) = axum::http::Uri::from_parts(parts) {
+            *req.uri_mut() = u;
+        }
+    }
+    req
+}
+
+/// A 404 in the error shape of the API whose path prefix the request shares (native otherwise).
+async fn not_found(uri: axum::http::Uri) -> Response {
+    let p = uri.path();
+    let under = |prefixes: &[&str]| prefixes.iter().any(|x| p.starts_with(x));
+    if under(&["/api/"]) {
+        valify::not_found().into_response()
+    } else if under(&["/v2/", "/v3/", "/auth/v2/", "/didit/"]) {
+        didit::not_found().into_response()
+    } else if under(&["/verification/"]) {
+        cashfree::not_found().into_response()
+    } else if under(&["/ai/"]) {
+        videosdk::not_found().into_response()
+    } else if under(&["/facelink/", "/getToken"]) {
+        faceki::not_found().into_response()
+    } else {
+        error::ApiError::new(axum::http::StatusCode::NOT_FOUND, "not_found", format!("no route for {p}")).into_response()
+    }
 }
 
 /// Runs one analysis on the engine's inference threads without blocking the async runtime;
@@ -195,11 +250,6 @@ pub async fn store_call<T: Send + 'static>(
             Err(error::ApiError::internal())
         }
     }
-}
-
-/// The calibrated score of a comparison: 0 when a face is missing or the pack is uncalibrated.
-pub fn calibrated_score(engine: &Engine, c: &crate::engine::Comparison) -> f32 {
-    c.similarity.and_then(|sim| engine.pack().manifest.calibrated(sim)).map_or(0.0, |k| k.score)
 }
 
 /// Serves until Ctrl-C or SIGTERM, then stops accepting and lets requests in flight finish.

@@ -3,7 +3,8 @@
 //! multipart file fields of the same names. Errors: `{"error": {"code", "message"}}`.
 use std::collections::HashMap;
 
-use axum::extract::{FromRequest, Multipart, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -12,7 +13,9 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::error::ApiError;
-use super::{analyse, AppState};
+use super::form::{self, FormError};
+use super::service::{self, CompareError};
+use super::{analyse, auth, AppState};
 use crate::calibration::score_of_fmr;
 use crate::engine::Analysis;
 use crate::image_input::decode_base64_image;
@@ -82,6 +85,10 @@ pub struct ImageReport {
     /// Faces found, largest first.
     pub faces: Vec<crate::detect::Face>,
     pub face_count: usize,
+    /// Faces a person would count: the used face plus every other face whose box covers at least
+    /// the server's `--prominent-face-share` of it (a document's ghost portrait or a head cut off in
+    /// the background is not counted; `faces` still lists it).
+    pub prominent_faces: usize,
     /// The face the comparison used (the largest), if any.
     pub used_face: Option<UsedFace>,
     pub timings_ms: crate::engine::StageTimings,
@@ -151,23 +158,21 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// The native API's key check: `Authorization: Bearer <key>` or `x-api-key: <key>`, where the key is
-/// a `native` client's secret (`facematch clients add --scheme native`). Returns the client id.
-pub async fn require_key(state: &AppState, headers: &axum::http::HeaderMap) -> Result<String, ApiError> {
-    let key = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
-        .map(str::trim)
-        .filter(|k| !k.is_empty() && k.len() <= 256)
-        .map(str::to_string);
-    let unauthorized = || {
-        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "a valid API key is required (Authorization: Bearer <key> or x-api-key)")
-    };
-    let key = key.ok_or_else(unauthorized)?;
-    let store = state.store.clone();
-    super::store_call(move || store.client_by_secret("native", &key)).await?.ok_or_else(unauthorized)
+/// A native client: `Authorization: Bearer <key>` or `x-api-key: <key>`, where the key is a `native`
+/// client's secret (`facematch clients add --scheme native`). Holds the client id.
+pub struct NativeClient(pub String);
+
+impl FromRequestParts<AppState> for NativeClient {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let unauthorized = || {
+            ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "a valid API key is required (Authorization: Bearer <key> or x-api-key)")
+        };
+        let key = auth::bearer(&parts.headers).or_else(|| auth::header(&parts.headers, "x-api-key")).ok_or_else(unauthorized)?.to_string();
+        let store = state.store.clone();
+        super::store_call(move || store.client_by_secret("native", &key)).await?.ok_or_else(unauthorized).map(NativeClient)
+    }
 }
 
 /// The request's images and text fields, from JSON or multipart.
@@ -178,32 +183,15 @@ pub(crate) struct Fields {
 
 pub(crate) async fn read_fields(state: &AppState, req: Request, image_names: &[&str]) -> Result<Fields, ApiError> {
     let max = state.config.max_upload_bytes;
-    let is_multipart =
-        req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("multipart/form-data"));
     let mut images = HashMap::new();
     let mut text = HashMap::new();
-    if is_multipart {
-        let mut mp = Multipart::from_request(req, &()).await.map_err(|e| ApiError::bad_request("invalid_multipart", e.body_text()))?;
-        while let Some(field) = mp.next_field().await.map_err(|e| ApiError::bad_request("invalid_multipart", e.body_text()))? {
-            let name = field.name().unwrap_or_default().to_string();
-            if image_names.contains(&name.as_str()) {
-                let bytes = field.bytes().await.map_err(|e| ApiError::bad_request("invalid_multipart", e.body_text()))?;
-                if bytes.len() > max {
-                    return Err(ApiError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "image_too_large",
-                        format!("{name}: larger than {max} bytes"),
-                    ));
-                }
-                images.insert(name, bytes.to_vec());
-            } else {
-                let value = field.text().await.map_err(|e| ApiError::bad_request("invalid_multipart", e.body_text()))?;
-                if value.len() > text_limit(&name) {
-                    return Err(ApiError::bad_request("field_too_long", format!("{name}: at most {} bytes", text_limit(&name))));
-                }
-                text.insert(name, value);
-            }
-        }
+    if form::is_multipart(req.headers()) {
+        let f = form::read(req, image_names, max, text_limit).await.map_err(|e| match e {
+            FormError::BodyTooLarge | FormError::FileTooLarge { .. } => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "image_too_large", e.to_string()),
+            FormError::TextTooLong { .. } => ApiError::bad_request("field_too_long", e.to_string()),
+            FormError::NotMultipart | FormError::Malformed => ApiError::bad_request("invalid_multipart", e.to_string()),
+        })?;
+        (images, text) = (f.files, f.text);
     } else {
         // Parsed in place: image strings are base64-decoded straight from the request body, not
         // copied into a JSON tree first (a large photo's body would otherwise be held twice).
@@ -238,16 +226,20 @@ pub(crate) async fn read_fields(state: &AppState, req: Request, image_names: &[&
                 })?;
                 images.insert(k.to_string(), bytes);
             } else {
-                let v: Value = match serde_json::from_str(raw.get()) {
-                    Ok(v) => v,
-                    Err(_) => continue,
+                // A field of the wrong type is refused, never read as absent: a caller who sent
+                // `"fmr": [1e-6]` must not get a decision at the default.
+                let wrong = || {
+                    let expected = if k == "record" { "a JSON object" } else { "a string or a number" };
+                    ApiError::bad_request("invalid_field", format!("{k}: must be {expected}"))
                 };
+                let v: Value = serde_json::from_str(raw.get()).map_err(|_| wrong())?;
                 let s = match &v {
-                    Value::String(s) => s.clone(),
-                    Value::Number(n) => n.to_string(),
-                    Value::Bool(b) => b.to_string(),
                     Value::Object(_) if k == "record" => v.to_string(),
-                    _ => continue,
+                    _ if k == "record" => return Err(wrong()),
+                    Value::String(s) => s.clone(),
+                    Value::Number(n) if n.as_f64().is_some_and(f64::is_finite) => n.to_string(),
+                    Value::Bool(b) => b.to_string(),
+                    _ => return Err(wrong()),
                 };
                 if s.len() > text_limit(k) {
                     return Err(ApiError::bad_request("field_too_long", format!("{k}: at most {} bytes", text_limit(k))));
@@ -268,12 +260,13 @@ pub(crate) fn used_face(a: &Analysis) -> Option<UsedFace> {
     a.chosen.map(|c| UsedFace { bbox: c.face.bbox, landmarks: c.face.landmarks, score: c.face.score, low_confidence: c.low_confidence })
 }
 
-fn image_report(a: &Analysis) -> ImageReport {
+fn image_report(a: &Analysis, prominent: usize) -> ImageReport {
     ImageReport {
         width: a.width,
         height: a.height,
         faces: a.faces.clone(),
         face_count: a.face_count(),
+        prominent_faces: prominent,
         used_face: used_face(a),
         timings_ms: a.timings,
     }
@@ -285,6 +278,16 @@ pub(crate) async fn embed_upload(state: &AppState, bytes: Vec<u8>, name: &str) -
     match a.embedding.take() {
         Some(e) => Ok((a, e)),
         None => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "no_face", format!("{name}: no face was found in the image"))),
+    }
+}
+
+/// The photos' field names.
+const IMAGE_NAMES: [&str; 2] = ["image_a", "image_b"];
+
+/// The native dialect of a failed comparison: the engine error's status and code, the photo named.
+impl From<CompareError> for ApiError {
+    fn from(e: CompareError) -> ApiError {
+        ApiError::for_image(&e.error, e.slot.name((IMAGE_NAMES[0], IMAGE_NAMES[1])))
     }
 }
 
@@ -326,25 +329,16 @@ fn decision_threshold(fields: &Fields, default: f32) -> Result<f32, ApiError> {
         (status = 422, description = "No face in an image (`no_face`)", body = ErrorBody),
         (status = 503, description = "Busy: the inference queue is full (Retry-After: 1)", body = ErrorBody),
     ))]
-pub async fn compare(State(state): State<AppState>, req: Request) -> Result<Json<CompareResponse>, ApiError> {
-    require_key(&state, req.headers()).await?;
-    let mut fields = read_fields(&state, req, &["image_a", "image_b"]).await?;
+pub async fn compare(State(state): State<AppState>, _: NativeClient, req: Request) -> Result<Json<CompareResponse>, ApiError> {
+    let mut fields = read_fields(&state, req, &IMAGE_NAMES).await?;
     let threshold = decision_threshold(&fields, state.config.match_threshold)?;
-    let a = fields.images.remove("image_a").unwrap_or_default();
-    let b = fields.images.remove("image_b").unwrap_or_default();
-    let engine = &state.engine;
-    let (ra, rb) = super::analyse_pair(engine, a, b).await;
-    let ra = ra.map_err(|e| ApiError::for_image(&e, "image_a"))?;
-    let rb = rb.map_err(|e| ApiError::for_image(&e, "image_b"))?;
-    for (r, name) in [(&ra, "image_a"), (&rb, "image_b")] {
-        if r.embedding.is_none() {
-            return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "no_face", format!("{name}: no face was found in the image")));
-        }
-    }
-    let c = crate::engine::Comparison::of(ra, rb);
-    let similarity = c.similarity.unwrap_or(-1.0);
-    let manifest = &engine.pack().manifest;
-    let cal = manifest.calibrated(similarity);
+    let a = fields.images.remove(IMAGE_NAMES[0]).unwrap_or_default();
+    let b = fields.images.remove(IMAGE_NAMES[1]).unwrap_or_default();
+    let pair = service::compare(&state, a, b).await?;
+    let scored = pair.require_faces()?;
+    let similarity = scored.similarity;
+    let cal = scored.calibrated;
+    let manifest = &state.engine.pack().manifest;
     let thresholds = manifest
         .calibration
         .iter()
@@ -360,8 +354,8 @@ pub async fn compare(State(state): State<AppState>, req: Request) -> Result<Json
         decision: Decision { threshold_score: threshold, threshold_fmr: 10f64.powf(-6.0 * threshold as f64) },
         thresholds,
         pack: manifest.name.clone(),
-        image_a: image_report(&c.a),
-        image_b: image_report(&c.b),
+        image_a: image_report(&pair.a.analysis, pair.a.prominent),
+        image_b: image_report(&pair.b.analysis, pair.b.prominent),
     }))
 }
 
@@ -376,8 +370,7 @@ pub async fn compare(State(state): State<AppState>, req: Request) -> Result<Json
         (status = 413, description = "Too large", body = ErrorBody),
         (status = 503, description = "Busy", body = ErrorBody),
     ))]
-pub async fn detect(State(state): State<AppState>, req: Request) -> Result<Json<DetectResponse>, ApiError> {
-    require_key(&state, req.headers()).await?;
+pub async fn detect(State(state): State<AppState>, _: NativeClient, req: Request) -> Result<Json<DetectResponse>, ApiError> {
     let mut fields = read_fields(&state, req, &["image"]).await?;
     let a = analyse(&state.engine, fields.images.remove("image").unwrap_or_default(), false)
         .await
@@ -397,9 +390,9 @@ pub async fn detect(State(state): State<AppState>, req: Request) -> Result<Json<
         (status = 422, description = "No face", body = ErrorBody),
         (status = 503, description = "Busy", body = ErrorBody),
     ))]
-pub async fn embed(State(state): State<AppState>, req: Request) -> Result<Json<EmbedResponse>, ApiError> {
-    require_key(&state, req.headers()).await?;
+pub async fn embed(State(state): State<AppState>, _: NativeClient, req: Request) -> Result<Json<EmbedResponse>, ApiError> {
     let mut fields = read_fields(&state, req, &["image"]).await?;
     let (a, embedding) = embed_upload(&state, fields.images.remove("image").unwrap_or_default(), "image").await?;
-    Ok(Json(EmbedResponse { dim: embedding.len(), embedding, pack: state.engine.pack().manifest.name.clone(), image: image_report(&a) }))
+    let image = image_report(&a, a.prominent_faces(state.config.prominent_face_share));
+    Ok(Json(EmbedResponse { dim: embedding.len(), embedding, pack: state.engine.pack().manifest.name.clone(), image }))
 }

@@ -11,7 +11,7 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::ApiError;
-use super::native::{embed_upload, read_fields, require_key, used_face, ErrorBody, UsedFace, MAX_RECORD_BYTES};
+use super::native::{embed_upload, read_fields, used_face, NativeClient, ErrorBody, UsedFace, MAX_RECORD_BYTES};
 use super::{store_call, AppState};
 use crate::gallery::{FaceRef, Hit};
 use crate::store::{NewFace, RecordUpdate, Subject};
@@ -133,8 +133,8 @@ impl From<Subject> for SubjectView {
         (status = 422, description = "No face in the photo", body = ErrorBody),
         (status = 503, description = "Busy", body = ErrorBody),
     ))]
-pub async fn enroll(State(state): State<AppState>, req: Request) -> Result<(StatusCode, Json<EnrollResponse>), ApiError> {
-    require_key(&state, req.headers()).await?;
+pub async fn enroll(State(state): State<AppState>,
+    _: NativeClient, req: Request) -> Result<(StatusCode, Json<EnrollResponse>), ApiError> {
     let mut fields = read_fields(&state, req, &["image"]).await?;
     let record = parse_record(fields.text.get("record"))?;
     let photo = fields.images.remove("image").unwrap_or_default();
@@ -164,10 +164,10 @@ pub async fn enroll(State(state): State<AppState>, req: Request) -> Result<(Stat
     ))]
 pub async fn add_face(
     State(state): State<AppState>,
+    _: NativeClient,
     Path(id): Path<String>,
     req: Request,
 ) -> Result<(StatusCode, Json<FaceView>), ApiError> {
-    require_key(&state, req.headers()).await?;
     valid_id(&id)?;
     let mut fields = read_fields(&state, req, &["image"]).await?;
     let photo = fields.images.remove("image").unwrap_or_default();
@@ -197,10 +197,9 @@ pub async fn add_face(
     responses((status = 200, description = "The photo as uploaded"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn photo(
     State(state): State<AppState>,
-    headers: axum::http::HeaderMap,
+    _: NativeClient,
     Path((id, face_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    require_key(&state, &headers).await?;
     valid_id(&id)?;
     valid_id(&face_id)?;
     let no_photo = || ApiError::new(StatusCode::NOT_FOUND, "photo_not_found", "no photo is kept for this face");
@@ -234,10 +233,9 @@ pub struct SubjectList {
     responses((status = 200, body = SubjectList), (status = 401, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
-    headers: axum::http::HeaderMap,
+    _: NativeClient,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<SubjectList>, ApiError> {
-    require_key(&state, &headers).await?;
     let (offset, limit) = (q.offset.unwrap_or(0).max(0), q.limit.unwrap_or(50).clamp(1, 500));
     let store = state.store.clone();
     let (total, subjects) = store_call(move || Ok((store.count_subjects()?, store.list_subjects(offset, limit)?))).await?;
@@ -248,10 +246,9 @@ pub async fn list(
     responses((status = 200, body = SubjectView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
-    headers: axum::http::HeaderMap,
+    _: NativeClient,
     Path(id): Path<String>,
 ) -> Result<Json<SubjectView>, ApiError> {
-    require_key(&state, &headers).await?;
     valid_id(&id)?;
     let store = state.store.clone();
     let s = store_call(move || store.subject(&id)).await?.ok_or_else(not_found)?;
@@ -262,8 +259,8 @@ pub async fn get(
 #[utoipa::path(patch, path = "/v1/subjects/{id}", tag = "subjects", params(("id" = String, Path)), security(("api_key" = [])),
     request_body(content = Object, description = "`{\"record\": {...merge patch...}}`"),
     responses((status = 200, body = SubjectView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn patch(State(state): State<AppState>, Path(id): Path<String>, req: Request) -> Result<Json<SubjectView>, ApiError> {
-    require_key(&state, req.headers()).await?;
+pub async fn patch(State(state): State<AppState>,
+    _: NativeClient, Path(id): Path<String>, req: Request) -> Result<Json<SubjectView>, ApiError> {
     valid_id(&id)?;
     let Json(body): Json<Value> =
         Json::from_request(req, &()).await.map_err(|e| ApiError::new(e.status(), "invalid_json", e.body_text()))?;
@@ -284,8 +281,8 @@ pub async fn patch(State(state): State<AppState>, Path(id): Path<String>, req: R
 /// Delete a subject: its record and embeddings are removed from the database file and the gallery.
 #[utoipa::path(delete, path = "/v1/subjects/{id}", tag = "subjects", params(("id" = String, Path)), security(("api_key" = [])),
     responses((status = 204, description = "Deleted"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn delete(State(state): State<AppState>, headers: axum::http::HeaderMap, Path(id): Path<String>) -> Result<Response, ApiError> {
-    require_key(&state, &headers).await?;
+pub async fn delete(State(state): State<AppState>,
+    _: NativeClient, Path(id): Path<String>) -> Result<Response, ApiError> {
     valid_id(&id)?;
     let (store, sid) = (state.store.clone(), id.clone());
     if !store_call(move || store.delete_subject(&sid)).await? {
@@ -381,8 +378,8 @@ pub struct IdentifyResponse {
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 413, body = ErrorBody),
         (status = 422, description = "No face in the photo", body = ErrorBody), (status = 503, body = ErrorBody),
     ))]
-pub async fn identify(State(state): State<AppState>, req: Request) -> Result<Json<IdentifyResponse>, ApiError> {
-    require_key(&state, req.headers()).await?;
+pub async fn identify(State(state): State<AppState>,
+    _: NativeClient, req: Request) -> Result<Json<IdentifyResponse>, ApiError> {
     let mut fields = read_fields(&state, req, &["image"]).await?;
     let k = match fields.text.get("top_k") {
         None => 5,

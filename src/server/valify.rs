@@ -4,17 +4,18 @@
 //! `{"message": ...}` with the doc's texts; 422 adds `error_code` (numbers in [`codes`]).
 use std::collections::HashMap;
 
-use axum::extract::{FromRequest, Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
 use serde::Serialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 
-use super::error::ApiError;
-use super::AppState;
-use crate::engine::Comparison;
+use super::service::{self, CompareError, Slot};
+use super::{auth, AppState};
+use crate::error::{Error, ErrorKind};
 use crate::image_input::{decode_base64_image, InputError};
 use crate::score::vendor;
 use crate::store::{BundleUse, StoreError, ValifyTransaction};
@@ -121,21 +122,33 @@ impl IntoResponse for ValifyError {
 }
 
 /// The 404 body of the doc, for paths no route serves.
-pub async fn not_found() -> ValifyError {
+pub fn not_found() -> ValifyError {
     err(StatusCode::NOT_FOUND, "Not Found")
 }
 
-fn image_error(e: ApiError, which: &str) -> ValifyError {
-    match (e.status, e.code) {
-        (StatusCode::SERVICE_UNAVAILABLE, _) => {
-            err(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests – the service is busy, retry shortly")
+/// The photos' field names.
+const IMAGES: (&str, &str) = ("first_img", "second_img");
+
+/// Valify's dialect of a failed comparison.
+impl From<CompareError> for ValifyError {
+    fn from(e: CompareError) -> ValifyError {
+        let which = e.slot.name(IMAGES);
+        match &e.error {
+            Error::NoFace if e.slot == Slot::A => unprocessable(codes::NO_FACE_FIRST, format!("no face was found in {which}")),
+            Error::NoFace => unprocessable(codes::NO_FACE_SECOND, format!("no face was found in {which}")),
+            Error::TooSmall { .. } => unprocessable(codes::IMAGE_TOO_SMALL, format!("{which}: {}", e.error)),
+            Error::ImageTooLarge { .. } | Error::TooManyPixels { .. } | Error::DimensionTooLarge { .. } => {
+                unprocessable(codes::IMAGE_TOO_LARGE, format!("{which}: {}", e.error))
+            }
+            other => match other.kind() {
+                ErrorKind::Busy => err(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests – the service is busy, retry shortly"),
+                ErrorKind::Internal => {
+                    tracing::error!(error = %other, "valify: comparison failed");
+                    internal()
+                }
+                _ => unprocessable(codes::UNDECODABLE_IMAGE, format!("{which}: the image could not be decoded")),
+            },
         }
-        (StatusCode::INTERNAL_SERVER_ERROR, _) => internal(),
-        (_, "image_too_small") => unprocessable(codes::IMAGE_TOO_SMALL, format!("{which}: {}", e.message)),
-        (StatusCode::PAYLOAD_TOO_LARGE, _) | (_, "image_too_many_pixels") => {
-            unprocessable(codes::IMAGE_TOO_LARGE, format!("{which}: {}", e.message))
-        }
-        _ => unprocessable(codes::UNDECODABLE_IMAGE, format!("{which}: the image could not be decoded")),
     }
 }
 
@@ -143,11 +156,23 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, StoreError> +
     super::store_call(f).await.map_err(|_| internal())
 }
 
-fn bearer(headers: &HeaderMap) -> Option<String> {
-    // The doc's header table names it `Authentication`; its code sends `Authorization`.
-    let v = headers.get(header::AUTHORIZATION).or_else(|| headers.get("authentication"))?.to_str().ok()?.trim();
-    let t = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer "))?.trim();
-    (!t.is_empty() && t.len() <= 512).then(|| t.to_string())
+fn forbidden() -> ValifyError {
+    err(StatusCode::FORBIDDEN, "Forbidden – specified access_token could not be found")
+}
+
+/// A caller with a live access token: `Authorization: Bearer <token>` (the doc's header table names
+/// it `Authentication`, its code sends `Authorization`: both are read). Its client id.
+pub struct ValifyClient(pub String);
+
+impl FromRequestParts<AppState> for ValifyClient {
+    type Rejection = ValifyError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ValifyError> {
+        let h = &parts.headers;
+        let token = auth::bearer(h).or_else(|| auth::header(h, "authentication").and_then(auth::bearer_in)).ok_or_else(forbidden)?;
+        let (store, token) = (state.store.clone(), token.to_string());
+        blocking(move || store.check_token("valify", "access", &token)).await?.map(ValifyClient).ok_or_else(forbidden)
+    }
 }
 
 /// Valify Face Match. Also served at `/api/v1.1/face/match`, `/api/v1/face/match` and
@@ -165,12 +190,11 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
         (status = 429, description = "Busy", body = ValifyErrorBody),
         (status = 500, body = ValifyErrorBody),
     ))]
-pub async fn face_match(State(state): State<AppState>, req: Request) -> Result<Json<ValifyMatchResponse>, ValifyError> {
-    let token = bearer(req.headers()).ok_or_else(|| err(StatusCode::FORBIDDEN, "Forbidden – specified access_token could not be found"))?;
-    let store = state.store.clone();
-    let client_id = blocking(move || store.check_token("valify", "access", &token))
-        .await?
-        .ok_or_else(|| err(StatusCode::FORBIDDEN, "Forbidden – specified access_token could not be found"))?;
+pub async fn face_match(
+    State(state): State<AppState>,
+    ValifyClient(client_id): ValifyClient,
+    req: Request,
+) -> Result<Json<ValifyMatchResponse>, ValifyError> {
     let Json(body): Json<Value> = Json::from_request(req, &()).await.map_err(|e| match e.status() {
         StatusCode::PAYLOAD_TOO_LARGE => unprocessable(codes::IMAGE_TOO_LARGE, "the request body is too large".into()),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => err(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported Media Type"),
@@ -217,19 +241,8 @@ pub async fn face_match(State(state): State<AppState>, req: Request) -> Result<J
 }
 
 async fn compare(state: &AppState, a: Vec<u8>, b: Vec<u8>) -> Result<(bool, f64), ValifyError> {
-    let engine = &state.engine;
-    let (ra, rb) = super::analyse_pair(engine, a, b).await;
-    let ra = ra.map_err(|e| image_error(ApiError::from(&e), "first_img"))?;
-    let rb = rb.map_err(|e| image_error(ApiError::from(&e), "second_img"))?;
-    if ra.embedding.is_none() {
-        return Err(unprocessable(codes::NO_FACE_FIRST, "no face was found in first_img".into()));
-    }
-    if rb.embedding.is_none() {
-        return Err(unprocessable(codes::NO_FACE_SECOND, "no face was found in second_img".into()));
-    }
-    let c = Comparison::of(ra, rb);
-    let s = super::calibrated_score(engine, &c);
-    Ok((vendor::is_match(s, state.config.match_threshold), vendor::confidence(s)))
+    let scored = service::compare(state, a, b).await?.require_faces()?;
+    Ok((scored.is_match, vendor::VALIFY.wire(scored.score, state.config.match_threshold)))
 }
 
 /// `POST /api/o/token/` (OAuth2, form-encoded): `grant_type` `client_credentials` or `password`

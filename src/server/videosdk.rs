@@ -3,8 +3,9 @@
 //! its `apikey` claim; signature and expiry are checked. JSON `img1`, `img2` as
 //! `data:image/...;base64,...` (bare base64 accepted). 200 `{"verified": bool}`; errors
 //! `{"message": "..."}` (401 credentials, 400 request, 413 size, 429 busy, 500).
-use axum::extract::{FromRequest, Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -12,10 +13,10 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::error::ApiError;
-use super::AppState;
-use crate::engine::Comparison;
-use crate::image_input::decode_base64_image;
+use super::service::{self, CompareError};
+use super::{auth, AppState};
+use crate::error::{Error, ErrorKind};
+use crate::image_input::{decode_base64_image, InputError};
 
 #[derive(ToSchema)]
 #[allow(dead_code)] // documentation of the request
@@ -43,14 +44,30 @@ impl IntoResponse for VideoSdkError {
     }
 }
 
-impl From<ApiError> for VideoSdkError {
-    fn from(e: ApiError) -> Self {
-        match e.status {
-            StatusCode::SERVICE_UNAVAILABLE => VideoSdkError(StatusCode::TOO_MANY_REQUESTS, "too many requests, retry shortly".into()),
-            s => VideoSdkError(s, e.message),
+/// VideoSDK's dialect of a failed comparison.
+impl From<CompareError> for VideoSdkError {
+    fn from(e: CompareError) -> Self {
+        let name = e.slot.name(IMAGES);
+        match (e.error.kind(), &e.error) {
+            (ErrorKind::Busy, _) => VideoSdkError(StatusCode::TOO_MANY_REQUESTS, "too many requests, retry shortly".into()),
+            (ErrorKind::Internal, _) => {
+                tracing::error!(error = %e.error, "videosdk: comparison failed");
+                VideoSdkError(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error".into())
+            }
+            (ErrorKind::NoFace, _) => VideoSdkError(StatusCode::BAD_REQUEST, format!("{name}: no face detected")),
+            (_, Error::ImageTooLarge { .. }) => VideoSdkError(StatusCode::PAYLOAD_TOO_LARGE, format!("{name}: {}", e.error)),
+            (ErrorKind::InvalidImage, _) => VideoSdkError(StatusCode::BAD_REQUEST, format!("{name}: {}", e.error)),
         }
     }
 }
+
+/// A path under VideoSDK's prefix that no route serves.
+pub fn not_found() -> VideoSdkError {
+    VideoSdkError(StatusCode::NOT_FOUND, "Not Found".into())
+}
+
+/// The photos' field names.
+const IMAGES: (&str, &str) = ("img1", "img2");
 
 #[derive(serde::Deserialize)]
 struct Claims {
@@ -61,38 +78,41 @@ fn unauthorized(m: &str) -> VideoSdkError {
     VideoSdkError(StatusCode::UNAUTHORIZED, m.to_string())
 }
 
-async fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), VideoSdkError> {
-    let raw = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty());
-    let token = raw.ok_or_else(|| unauthorized("Authorization token is missing"))?;
-    // The doc sends the JWT bare; a `Bearer ` prefix is tolerated.
-    let token = token.strip_prefix("Bearer ").unwrap_or(token).trim().to_string();
-    if token.len() > 4096 {
-        return Err(unauthorized("Invalid token"));
+/// A caller whose JWT (`Authorization: <JWT>`, `Bearer ` tolerated) is signed with the secret of the
+/// API key its `apikey` claim names, and not expired.
+pub struct VideoSdkClient;
+
+impl FromRequestParts<AppState> for VideoSdkClient {
+    type Rejection = VideoSdkError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, VideoSdkError> {
+        let raw = auth::header(&parts.headers, header::AUTHORIZATION.as_str()).ok_or_else(|| unauthorized("Authorization token is missing"))?;
+        // The doc sends the JWT bare; a `Bearer ` prefix is tolerated.
+        let token = auth::bearer_in(raw).unwrap_or(raw).to_string();
+        // Read the API key from the unverified claims only to find its secret; nothing is trusted
+        // until the signature checks out below.
+        let mut peek = Validation::new(Algorithm::HS256);
+        peek.insecure_disable_signature_validation();
+        peek.validate_exp = false;
+        peek.required_spec_claims.clear();
+        let apikey = jsonwebtoken::decode::<Claims>(&token, &DecodingKey::from_secret(&[]), &peek)
+            .map_err(|_| unauthorized("Invalid token"))?
+            .claims
+            .apikey;
+        let store = state.store.clone();
+        let secret = super::store_call(move || store.signing_secret("videosdk", &apikey))
+            .await
+            .map_err(|_| VideoSdkError(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error".into()))?
+            .ok_or_else(|| unauthorized("Invalid token"))?;
+        let mut v = Validation::new(Algorithm::HS256);
+        v.required_spec_claims = ["exp".to_string()].into_iter().collect();
+        v.leeway = 30;
+        jsonwebtoken::decode::<Claims>(&token, &DecodingKey::from_secret(secret.as_bytes()), &v).map_err(|e| match e.kind() {
+            jsonwebtoken::errors::ErrorKind::ExpiredSignature => unauthorized("Token expired"),
+            _ => unauthorized("Invalid token"),
+        })?;
+        Ok(VideoSdkClient)
     }
-    // Read the API key from the unverified claims only to find its secret; nothing is trusted
-    // until the signature checks out below.
-    let mut peek = Validation::new(Algorithm::HS256);
-    peek.insecure_disable_signature_validation();
-    peek.validate_exp = false;
-    peek.required_spec_claims.clear();
-    let apikey = jsonwebtoken::decode::<Claims>(&token, &DecodingKey::from_secret(&[]), &peek)
-        .map_err(|_| unauthorized("Invalid token"))?
-        .claims
-        .apikey;
-    let store = state.store.clone();
-    let key = apikey.clone();
-    let secret = super::store_call(move || store.signing_secret("videosdk", &key))
-        .await
-        .map_err(|_| VideoSdkError(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error".into()))?
-        .ok_or_else(|| unauthorized("Invalid token"))?;
-    let mut v = Validation::new(Algorithm::HS256);
-    v.required_spec_claims = ["exp".to_string()].into_iter().collect();
-    v.leeway = 30;
-    jsonwebtoken::decode::<Claims>(&token, &DecodingKey::from_secret(secret.as_bytes()), &v).map_err(|e| match e.kind() {
-        jsonwebtoken::errors::ErrorKind::ExpiredSignature => unauthorized("Token expired"),
-        _ => unauthorized("Invalid token"),
-    })?;
-    Ok(())
 }
 
 /// VideoSDK face verification. `Authorization: <JWT>` (no `Bearer`): HS256 with the API secret,
@@ -105,35 +125,25 @@ async fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), VideoSdk
         (status = 400, body = VideoSdkErrorBody),
         (status = 401, body = VideoSdkErrorBody),
         (status = 413, body = VideoSdkErrorBody),
+        (status = 415, body = VideoSdkErrorBody),
         (status = 429, description = "Busy", body = VideoSdkErrorBody),
         (status = 500, body = VideoSdkErrorBody),
     ))]
-pub async fn verify(State(state): State<AppState>, req: Request) -> Result<Json<VideoSdkVerifyResponse>, VideoSdkError> {
-    authorize(&state, req.headers()).await?;
-    let Json(body): Json<Value> = Json::from_request(req, &()).await.map_err(|e| VideoSdkError(e.status(), "Invalid JSON body".into()))?;
+pub async fn verify(State(state): State<AppState>, _: VideoSdkClient, req: Request) -> Result<Json<VideoSdkVerifyResponse>, VideoSdkError> {
+    let Json(body): Json<Value> = Json::from_request(req, &()).await.map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => VideoSdkError(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large".into()),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => VideoSdkError(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json".into()),
+        _ => VideoSdkError(StatusCode::BAD_REQUEST, "Invalid JSON body".into()),
+    })?;
     let max = state.config.max_upload_bytes;
-    let mut images = Vec::new();
-    for name in ["img1", "img2"] {
-        let field =
-            body.get(name).and_then(Value::as_str).ok_or_else(|| VideoSdkError(StatusCode::BAD_REQUEST, format!("{name} is required")))?;
-        let bytes = decode_base64_image(field, max).map_err(|e| {
-            let a = ApiError::from(e);
-            VideoSdkError(a.status, format!("{name}: {}", a.message))
-        })?;
-        images.push(bytes);
-    }
-    let b = images.pop().unwrap_or_default();
-    let a = images.pop().unwrap_or_default();
-    let engine = &state.engine;
-    let (ra, rb) = super::analyse_pair(engine, a, b).await;
-    let ra = ra.map_err(|e| VideoSdkError::from(ApiError::for_image(&e, "img1")))?;
-    let rb = rb.map_err(|e| VideoSdkError::from(ApiError::for_image(&e, "img2")))?;
-    for (r, name) in [(&ra, "img1"), (&rb, "img2")] {
-        if r.embedding.is_none() {
-            return Err(VideoSdkError(StatusCode::BAD_REQUEST, format!("{name}: no face detected")));
-        }
-    }
-    let c = Comparison::of(ra, rb);
-    let s = super::calibrated_score(engine, &c);
-    Ok(Json(VideoSdkVerifyResponse { verified: s >= state.config.match_threshold }))
+    let image = |name: &str| {
+        let field = body.get(name).and_then(Value::as_str).ok_or_else(|| VideoSdkError(StatusCode::BAD_REQUEST, format!("{name} is required")))?;
+        decode_base64_image(field, max).map_err(|e| {
+            let status = if matches!(e, InputError::TooLarge { .. }) { StatusCode::PAYLOAD_TOO_LARGE } else { StatusCode::BAD_REQUEST };
+            VideoSdkError(status, format!("{name}: {e}"))
+        })
+    };
+    let (a, b) = (image(IMAGES.0)?, image(IMAGES.1)?);
+    let pair = service::compare(&state, a, b).await?;
+    Ok(Json(VideoSdkVerifyResponse { verified: pair.require_faces()?.is_match }))
 }

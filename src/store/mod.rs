@@ -204,3 +204,19 @@ pub fn hash_secret(secret: &str) -> String {
     use sha2::{Digest, Sha256};
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
+
+/// Now, as ISO 8601 in UTC with microseconds (`2024-07-24T08:54:25.443172Z`, as the vendors' docs
+/// print it): at most 6 fractional digits, which Python's `%f` and JavaScript's `Date` both read.
+pub fn iso_now() -> String {
+    let t = time::OffsetDateTime::now_utc();
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.microsecond()
+    )
+}

@@ -413,9 +413,7 @@ impl Store for SqliteStore {
     }
 }
 
-fn iso_now() -> String {
-    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
-}
+use super::iso_now;
 
 fn embedding_blob(e: &[f32]) -> Vec<u8> {
     e.iter().flat_map(|x| x.to_le_bytes()).collect()

@@ -1,0 +1,19 @@
+//! Every default a deployment can change, defined once: the command line, the configuration file
+//! and [`crate::server::ServerConfig::default`] all read them from here.
+
+/// Decision threshold on the calibrated score s = -log10(FMR)/6: 0.75 is an FMR of about 3e-5.
+pub const MATCH_THRESHOLD: f32 = 0.75;
+/// Largest single image, in bytes, after base64 decoding (Cashfree's and Didit's documented 5 MB).
+pub const MAX_UPLOAD_BYTES: usize = 5 * 1024 * 1024;
+/// Largest request body: two images at the upload limit in base64 (4 characters per 3 bytes), plus
+/// 1 MiB for the other fields and multipart framing, so a pair of allowed images always fits.
+pub const MAX_BODY_BYTES: usize = MAX_UPLOAD_BYTES.div_ceil(3) * 4 * 2 + 1024 * 1024;
+/// Didit's documented minimum photo side, in pixels.
+pub const DIDIT_MIN_SIDE: u32 = 480;
+/// False-match rate of a whole 1:N search (NIST FRVT 1:N's operating point).
+pub const IDENTIFY_FMR: f64 = 1e-3;
+/// A second face counts as "another person in the photo" when its box covers at least this share
+/// of the chosen face's box (0.25: half as wide). Chosen on `../shared/eval` (README, "Prominent
+/// faces"): it keeps every group photo of comparable faces and drops document ghost portraits
+/// (0.06-0.14) and cut-off background heads.
+pub const PROMINENT_FACE_SHARE: f32 = 0.25;
