@@ -13,7 +13,16 @@ pub const DIDIT_MIN_SIDE: u32 = 480;
 /// False-match rate of a whole 1:N search (NIST FRVT 1:N's operating point).
 pub const IDENTIFY_FMR: f64 = 1e-3;
 /// A second face counts as "another person in the photo" when its box covers at least this share
-/// of the chosen face's box (0.25: half as wide). Chosen on `../shared/eval` (README, "Prominent
-/// faces"): it keeps every group photo of comparable faces and drops document ghost portraits
-/// (0.06-0.14) and cut-off background heads.
+/// of the chosen face's box (0.25: half as wide) and it is not the same person. Chosen on
+/// `../shared/eval` (README, "Prominent faces"): it keeps every group photo of comparable faces and
+/// drops small document ghost portraits (0.06-0.14) and cut-off background heads.
 pub const PROMINENT_FACE_SHARE: f32 = 0.25;
+/// The other faces of a photo (largest first) compared with the chosen one, so that a document's
+/// ghost portrait, however large it is printed, is known for the holder again. A document carries
+/// one ghost portrait at most; a second check covers a photo of that document with a selfie.
+pub const SAME_PERSON_CHECKS: usize = 2;
+/// Another face at least this alike to the chosen one is the same person, not another one. Strict
+/// (calibrated score 0.9, FMR about 4e-6): this check can only remove a face from the count, so it
+/// must remove only the holder. On `../shared/eval` the two ghost portraits large enough to need it
+/// score cosine 0.73 and 0.84, the most alike two people of one group photo 0.47.
+pub const SAME_PERSON_SCORE: f32 = 0.9;

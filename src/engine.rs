@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use crate::align::align;
 use crate::decode::{decode, DecodeLimits};
+use crate::defaults;
 use crate::detect::{Detector, Face};
 use crate::embed::Embedder;
 use crate::error::{Error, Result};
@@ -89,6 +90,11 @@ pub struct Analysis {
     /// The aligned face crop the embedding was made from (when embedded). In memory only.
     #[serde(skip)]
     pub aligned: Option<RgbImage>,
+    /// For the largest other faces (at most [`defaults::SAME_PERSON_CHECKS`], when embedded): the
+    /// index in `faces` and the cosine similarity of that face to the chosen one. A document's ghost
+    /// portrait is the holder again; it is not another person however large it is printed.
+    #[serde(skip)]
+    pub likeness: Vec<(usize, f32)>,
     pub timings: StageTimings,
 }
 
@@ -98,14 +104,18 @@ impl Analysis {
     }
 
     /// Faces a person would count: the chosen face, plus each other confident face whose box
-    /// (clipped to the photo) covers at least `share` of the chosen face's. A document's small ghost
-    /// portrait or a head cut off at the border is not "another person in the photo"; a second
-    /// person of comparable size is. 0 when there is no face at all.
-    pub fn prominent_faces(&self, share: f32) -> usize {
+    /// (clipped to the photo) covers at least `share` of the chosen face's and that is not the same
+    /// person (cosine to the chosen face at or above `same_person`, where it was measured). A
+    /// document's ghost portrait or a head cut off at the border is not "another person in the
+    /// photo"; a second person of comparable size is. 0 when there is no face at all.
+    pub fn prominent_faces(&self, share: f32, same_person: Option<f32>) -> usize {
         let Some(chosen) = self.chosen else { return 0 };
         let area = |f: &Face| f.clipped_area(self.width, self.height);
         let floor = share * area(&chosen.face);
-        1 + self.faces.iter().filter(|f| **f != chosen.face && area(f) >= floor).count()
+        let is_holder = |i: usize| {
+            same_person.is_some_and(|t| self.likeness.iter().any(|&(j, cos)| j == i && cos >= t))
+        };
+        1 + self.faces.iter().enumerate().filter(|&(i, f)| *f != chosen.face && area(f) >= floor && !is_holder(i)).count()
     }
 }
 
@@ -222,6 +232,12 @@ impl Engine {
         &self.config
     }
 
+    /// [`Analysis::prominent_faces`] with this pack's same-person cosine (none when uncalibrated).
+    pub fn prominent_faces(&self, a: &Analysis, share: f32) -> usize {
+        let same_person = self.pack.manifest.calibration.as_ref().map(|c| c.cosine_for_score(defaults::SAME_PERSON_SCORE));
+        a.prominent_faces(share, same_person)
+    }
+
     /// Requests waiting for a worker right now.
     pub fn queue_len(&self) -> usize {
         self.tx.as_ref().map_or(0, |t| t.len())
@@ -324,7 +340,7 @@ impl Worker {
         let t = Instant::now();
         self.warm_up()?;
         let timings = StageTimings { detect_ms: ms(t), ..StageTimings::default() };
-        Ok(Analysis { width: 0, height: 0, faces: Vec::new(), chosen: None, embedding: None, aligned: None, timings })
+        Ok(Analysis { width: 0, height: 0, faces: Vec::new(), chosen: None, embedding: None, aligned: None, likeness: Vec::new(), timings })
     }
 
     fn analyse(&mut self, bytes: &[u8], embed: bool) -> Result<Analysis> {
@@ -341,16 +357,31 @@ impl Worker {
         };
         let mut embedding = None;
         let mut aligned = None;
+        let mut likeness = Vec::new();
         if let (true, Some(c)) = (embed, chosen) {
             let spec = self.embedder.spec();
             let t = Instant::now();
             let crop = align(&img, &c.face.landmarks, &spec.template, spec.input_size)?;
             timings.align_ms = ms(t);
             let t = Instant::now();
-            embedding = Some(self.embedder.embed(&crop)?);
+            let e = self.embedder.embed(&crop)?;
+            likeness = self.likeness(&img, &detections.faces, &c.face, &e)?;
             timings.embed_ms = ms(t);
+            embedding = Some(e);
             aligned = Some(crop);
         }
-        Ok(Analysis { width: img.width(), height: img.height(), faces: detections.faces, chosen, embedding, aligned, timings })
+        Ok(Analysis { width: img.width(), height: img.height(), faces: detections.faces, chosen, embedding, aligned, likeness, timings })
+    }
+
+    /// Cosine of the largest other faces to the chosen one ([`Analysis::likeness`]).
+    fn likeness(&mut self, img: &RgbImage, faces: &[Face], chosen: &Face, chosen_embedding: &[f32]) -> Result<Vec<(usize, f32)>> {
+        let (template, size) = (self.embedder.spec().template, self.embedder.spec().input_size);
+        let others = faces.iter().enumerate().filter(|(_, f)| *f != chosen).take(defaults::SAME_PERSON_CHECKS);
+        let mut out = Vec::new();
+        for (i, f) in others {
+            let crop = align(img, &f.landmarks, &template, size)?;
+            out.push((i, score::cosine(&self.embedder.embed(&crop)?, chosen_embedding)));
+        }
+        Ok(out)
     }
 }

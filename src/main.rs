@@ -333,8 +333,8 @@ fn run(cli: &Cli) -> CliResult {
                         "threshold": threshold,
                         "cosine_thresholds_at_fmr": thresholds,
                         // Faces a person would count (README, "Prominent faces"); every detection in detected_faces_*.
-                        "faces_a": c.a.prominent_faces(facematch::defaults::PROMINENT_FACE_SHARE),
-                        "faces_b": c.b.prominent_faces(facematch::defaults::PROMINENT_FACE_SHARE),
+                        "faces_a": engine.prominent_faces(&c.a, facematch::defaults::PROMINENT_FACE_SHARE),
+                        "faces_b": engine.prominent_faces(&c.b, facematch::defaults::PROMINENT_FACE_SHARE),
                         "detected_faces_a": c.a.face_count(),
                         "detected_faces_b": c.b.face_count(),
                         "face_a": face_json(&c.a),

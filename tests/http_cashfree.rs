@@ -302,3 +302,45 @@ async fn x_cf_signature_is_required_and_checked_when_a_key_is_configured() {
     let (s, v) = post_from(&f, [10, 0, 0, 1], &[("x-cf-signature", good.as_str())]).await;
     assert_eq!((s, v["code"].as_str()), (StatusCode::BAD_REQUEST, Some("verification_id_missing")), "a valid signature passes");
 }
+
+/// An ID document's small ghost portrait is not "another person": the document compared with its
+/// own main portrait (cropped out, as a selfie would frame it) is SUCCESS / YES, and the printed
+/// score decides (a threshold equal to it is YES).
+#[tokio::test]
+async fn a_ghost_portrait_is_not_multiple_faces() {
+    let Some(eval) = shared_eval() else { return };
+    let f = fixture();
+    let auth = [("x-client-id", f.id.as_str()), ("x-client-secret", f.secret.as_str())];
+    for (i, doc) in ["mrz_specimens/id_cards/Latvia.png", "mrz_specimens/passports/Czech_Republic.png"].iter().enumerate() {
+        let bytes = read(&eval.join("id_documents").join(doc));
+        let a = f.state.engine.analyse(bytes.clone(), false).unwrap();
+        assert!(a.face_count() >= 2, "{doc}: the ghost portrait is no longer detected; this test proves nothing");
+        let b = a.chosen.unwrap().face.bbox;
+        let (w, h) = (b[2] - b[0], b[3] - b[1]);
+        let img = image::load_from_memory(&bytes).unwrap();
+        let (x, y) = ((b[0] - w * 0.5).max(0.0) as u32, (b[1] - h * 0.5).max(0.0) as u32);
+        let crop = img.crop_imm(x, y, (w * 2.0) as u32, (h * 2.0) as u32).to_rgb8();
+        let mut selfie = Vec::new();
+        crop.write_to(&mut std::io::Cursor::new(&mut selfie), image::ImageFormat::Jpeg).unwrap();
+        let vid = format!("ghost-{i}");
+        let (s, v) =
+            post(&f, &auth, &[Part::Text("verification_id", &vid), Part::File("first_image", &bytes), Part::File("second_image", &selfie)])
+                .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!((v["status"].as_str(), v["face_match_result"].as_str()), (Some("SUCCESS"), Some("YES")), "{doc}: {v}");
+        let printed = v["face_match_score"].as_f64().unwrap().to_string();
+        let vid = format!("ghost-{i}-t");
+        let (_, v) = post(
+            &f,
+            &auth,
+            &[
+                Part::Text("verification_id", &vid),
+                Part::File("first_image", &bytes),
+                Part::File("second_image", &selfie),
+                Part::Text("threshold", &printed),
+            ],
+        )
+        .await;
+        assert_eq!(v["face_match_result"], "YES", "threshold equal to the printed score {printed}: {v}");
+    }
+}

@@ -87,6 +87,25 @@ fn lfw_people(eval: &std::path::Path) -> (Vec<Person>, Vec<Vec<u8>>, Vec<Vec<u8>
     (same, distractors, strangers)
 }
 
+/// Every top-level field of the doc's `kyc_records` example, with the JSON type the example gives
+/// it: a client typed against the doc reads each one.
+fn assert_doc_types(r: &Value) {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/vendor-docs/faceki-face-check.md"));
+    let Ok(doc) = doc else { return eprintln!("SKIPPED field-type check: ../shared/vendor-docs is absent") };
+    let start = doc.find("```json").unwrap() + "```json".len();
+    let example: Value = serde_json::from_str(&doc[start..start + doc[start..].find("```").unwrap()]).unwrap();
+    let want = &example["data"]["kyc_records"][0];
+    let kind = |v: &Value| std::mem::discriminant(v);
+    for (k, v) in want.as_object().unwrap() {
+        let got = r.get(k).unwrap_or_else(|| panic!("kyc_records item lacks {k}: {r}"));
+        assert_eq!(kind(got), kind(v), "{k}: {got} is not of the doc's type ({v})");
+    }
+    let face = &r["kycResponse"]["face"];
+    assert!(face["isIdentical"].is_boolean());
+    let c = face["confidence"].as_str().unwrap();
+    assert!(c.len() == 5 && c.parse::<f64>().is_ok_and(|x| (0.0..=1.0).contains(&x)), "{c}");
+}
+
 #[tokio::test]
 async fn face_check_finds_enrolled_people_among_distractors_and_refuses_strangers() {
     let Some(eval) = shared_eval() else { return };
@@ -129,9 +148,8 @@ async fn face_check_finds_enrolled_people_among_distractors_and_refuses_stranger
             assert_eq!(r["_id"], e["subject_id"]);
             assert_eq!(r["imageID"], e["faces"][0]["image_id"]);
             assert_eq!(r["kycResponse"]["result"]["documentNumber"], e["record"]["documentId"]);
-            for field in ["documentId", "status", "createdAt", "updatedAt", "selfieImage", "idFrontImage"] {
-                assert!(r.get(field).is_some(), "{field} missing");
-            }
+            assert_doc_types(r);
+            assert_eq!(r["kycResponse"]["face"]["isIdentical"], json!(true));
             assert_eq!(r["selfieImage"], "", "no photo is stored");
             assert_eq!(v["data"]["all_face_ids"], json!([e["face_id"]]));
             found += 1;
@@ -186,9 +204,14 @@ async fn faceki_errors_have_a_response_code() {
         (StatusCode::BAD_REQUEST, json!({"responseCode": 4003, "message": "selfie_image is required"}))
     );
     assert_eq!(face_check(&state, Some(&token), Some(b"not an image")).await.1["responseCode"], json!(4004));
+    // No face: still `data`, so `data.face_verified` reads false rather than crashing a client.
     assert_eq!(
         face_check(&state, Some(&token), Some(&blank_png(320))).await,
-        (StatusCode::OK, json!({"responseCode": 4006, "message": "No face detected in selfie_image"}))
+        (
+            StatusCode::OK,
+            json!({"responseCode": 4006, "message": "No face detected in selfie_image",
+                   "data": {"face_verified": false, "all_face_ids": [], "kyc_records": []}})
+        )
     );
     // An empty gallery: a real face, nobody enrolled.
     let (s, v) = face_check(&state, Some(&token), Some(&newton)).await;

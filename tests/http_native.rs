@@ -84,6 +84,24 @@ async fn compare_errors_are_in_shape() {
     assert!(b["error"]["message"].as_str().unwrap().contains("image_b"));
     let (s, b) = call("/v1/compare", json!({"image_a": newton, "image_b": newton, "threshold": "high"})).await;
     assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_field")));
+    // A wrong-typed field is refused, naming it, never read as absent (a looser default decision).
+    for (field, raw) in [("fmr", "[1e-6]"), ("threshold", "[0.99]"), ("fmr", "1e400"), ("threshold", "null"), ("fmr", "{}")] {
+        let body = format!("{{\"image_a\": \"{newton}\", \"image_b\": \"{newton}\", \"{field}\": {raw}}}");
+        let req = Request::post("/v1/compare")
+            .header("authorization", NATIVE_BEARER)
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .unwrap();
+        let resp = router(state()).oneshot(req).await.unwrap();
+        let status = resp.status();
+        let b: Value = serde_json::from_slice(&axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap()).unwrap();
+        assert_eq!((status, b["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_field")), "{field}: {raw}: {b}");
+        assert!(b["error"]["message"].as_str().unwrap().starts_with(field), "{b}");
+    }
+    for record in [json!([1, 2]), Value::Null, json!("text")] {
+        let (s, b) = call("/v1/subjects", json!({"image": newton, "record": record})).await;
+        assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_field")), "record {record}: {b}");
+    }
     // An image over the per-image limit (3 MB here) is refused before decoding.
     let (s, b) = call("/v1/compare", json!({"image_a": newton, "image_b": "A".repeat(4_200_000)})).await;
     assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("image_too_large")), "{b}");

@@ -67,6 +67,29 @@ async fn verified_true_and_false_in_the_docs_shape() {
     let bare = base64::engine::general_purpose::STANDARD.encode(&newton);
     let (s, v) = call(&f, Some(&format!("Bearer {token}")), json!({"img1": bare, "img2": data_uri(&newton)})).await;
     assert_eq!((s, v), (StatusCode::OK, json!({"verified": true})));
+    // The data URI's scheme and media type in capitals (RFC 2397 makes them case-insensitive).
+    let upper = format!("DATA:IMAGE/JPEG;BASE64,{}", base64::engine::general_purpose::STANDARD.encode(&newton));
+    let (s, v) = call(&f, Some(&token), json!({"img1": upper, "img2": data_uri(&newton)})).await;
+    assert_eq!((s, v), (StatusCode::OK, json!({"verified": true})));
+}
+
+/// A body over the server's limit says so (not "Invalid JSON body"); two photos at the upload
+/// limit in base64 still fit the default body limit.
+#[tokio::test]
+async fn body_limits() {
+    let f = fx();
+    let token = jwt(&f.apikey, &f.secret, now() + 600);
+    let limit = ServerConfig::default().max_body_bytes;
+    let huge = json!({"img1": "A".repeat(limit), "img2": "A"});
+    let (s, v) = call(&f, Some(&token), huge).await;
+    assert_eq!((s, v), (StatusCode::PAYLOAD_TOO_LARGE, json!({"message": "Request body too large"})));
+    // Two images of 5 MiB each as data URIs: under the body limit, each refused as over the image limit.
+    let max = ServerConfig::default().max_upload_bytes;
+    let five = data_uri(&vec![0u8; max + 1]);
+    assert!(2 * five.len() < limit);
+    let (s, v) = call(&f, Some(&token), json!({"img1": five, "img2": five})).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{v}");
+    assert!(v["message"].as_str().unwrap().starts_with("img1: "), "{v}");
 }
 
 #[tokio::test]

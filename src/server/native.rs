@@ -393,6 +393,6 @@ pub async fn detect(State(state): State<AppState>, _: NativeClient, req: Request
 pub async fn embed(State(state): State<AppState>, _: NativeClient, req: Request) -> Result<Json<EmbedResponse>, ApiError> {
     let mut fields = read_fields(&state, req, &["image"]).await?;
     let (a, embedding) = embed_upload(&state, fields.images.remove("image").unwrap_or_default(), "image").await?;
-    let image = image_report(&a, a.prominent_faces(state.config.prominent_face_share));
+    let image = image_report(&a, state.engine.prominent_faces(&a, state.config.prominent_face_share));
     Ok(Json(EmbedResponse { dim: embedding.len(), embedding, pack: state.engine.pack().manifest.name.clone(), image }))
 }

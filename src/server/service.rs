@@ -88,7 +88,7 @@ pub async fn compare(state: &AppState, a: Vec<u8>, b: Vec<u8>) -> Result<Pair, C
     let a = ra.map_err(|error| CompareError { slot: Slot::A, error })?;
     let b = rb.map_err(|error| CompareError { slot: Slot::B, error })?;
     let share = state.config.prominent_face_share;
-    let (prominent_a, prominent_b) = (a.prominent_faces(share), b.prominent_faces(share));
+    let (prominent_a, prominent_b) = (state.engine.prominent_faces(&a, share), state.engine.prominent_faces(&b, share));
     let c = Comparison::of(a, b);
     let scored = c.similarity.map(|similarity| {
         let calibrated = state.engine.pack().manifest.calibrated(similarity);

@@ -1,0 +1,176 @@
+//! The vendors' own example client code, base URL changed only, against a real server on port 0:
+//! Didit's Python `submit_face_match` from its doc (with `requests`), FACEKI's call as curl sends
+//! it. Field names and JSON types are read back as those clients read them.
+mod common;
+
+use std::process::Command;
+use std::sync::Arc;
+
+use common::*;
+use facematch::server::{AppState, ServerConfig};
+use facematch::store::{SqliteStore, Store};
+use serde_json::Value;
+
+struct Server {
+    url: String,
+    rt: tokio::runtime::Runtime,
+    state: AppState,
+}
+
+fn server(store: Arc<dyn Store>) -> Server {
+    let state = AppState::new(engine_arc(), store, ServerConfig::default());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    rt.spawn(facematch::server::serve(listener, state.clone()));
+    Server { url, rt, state }
+}
+
+fn temp_file(name: &str, bytes: &[u8]) -> std::path::PathBuf {
+    let p = std::env::temp_dir().join(format!("fm-{}-{name}", std::process::id()));
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+/// Didit's v2 doc, Python tab: `submit_face_match` as printed (the URL's host replaced), with the
+/// doc's options, and `created_at` read with Python's `%f`.
+const DIDIT_PY: &str = r#"
+import json, os, sys, base64, datetime
+import requests
+
+def submit_face_match(access_token: str, user_image_file: bytes, ref_image_file: bytes, options=None):
+    url = os.environ["URL"] + "/v2/face-match"
+    headers = {
+        "Authorization": f"Bearer {access_token}"
+    }
+    files = {
+        "user_image": user_image_file,
+        "ref_image": ref_image_file
+    }
+    data = {}
+    if options:
+        data['options'] = json.dumps(options)
+    response = requests.post(url, headers=headers, files=files, data=data)
+    response.raise_for_status()
+    return response.json()
+
+def get_client_token():
+    basic = base64.b64encode(f'{os.environ["CID"]}:{os.environ["CSECRET"]}'.encode()).decode()
+    r = requests.post(os.environ["URL"] + "/auth/v2/token/", headers={"Authorization": f"Basic {basic}"},
+                      data={"grant_type": "client_credentials"})
+    r.raise_for_status()
+    return r.json()
+
+token = get_client_token()
+out = {}
+for name, ref in (("same", os.environ["SAME"]), ("other", os.environ["OTHER"])):
+    options = {"face_match_score_decline_threshold": 35} if name == "same" else None
+    with open(os.environ["USER"], "rb") as user_img, open(ref, "rb") as ref_img:
+        result = submit_face_match(token["access_token"], user_img, ref_img, options)
+    created = datetime.datetime.strptime(result["created_at"], "%Y-%m-%dT%H:%M:%S.%fZ")
+    out[name] = {"status": result["face_match"]["status"], "score": result["face_match"]["score"],
+                 "risks": [w["risk"] for w in result["face_match"]["warnings"]], "year": created.year}
+print(json.dumps(out))
+"#;
+
+#[test]
+fn didit_doc_python_client() {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+    let c = store.add_client("didit", None).unwrap();
+    let s = server(store);
+    let newton = read(&sample("newton.png"));
+    let user = temp_file("didit-user.jpg", &mirrored_jpeg(&newton));
+    let out = Command::new("python3")
+        .args(["-c", DIDIT_PY])
+        .env("URL", &s.url)
+        .env("CID", &c.client_id)
+        .env("CSECRET", &c.secret)
+        .env("USER", &user)
+        .env("SAME", sample("newton.png"))
+        .env("OTHER", sample("gauss.png"))
+        .output()
+        .expect("python3");
+    std::fs::remove_file(&user).ok();
+    let err = String::from_utf8_lossy(&out.stderr);
+    if err.contains("No module named 'requests'") {
+        return eprintln!("SKIPPED Didit's Python client: the requests package is not installed");
+    }
+    assert!(out.status.success(), "{err}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["same"]["status"], "Approved", "{v}");
+    assert!(v["same"]["score"].as_f64().unwrap() > 35.0);
+    // Different people at Didit's default: Declined.
+    assert_eq!(v["other"]["status"], "Declined", "{v}");
+    assert!(v["other"]["risks"].as_array().unwrap().iter().any(|r| r == "LOW_FACE_MATCH_SIMILARITY"));
+    assert!(v["same"]["year"].as_i64().unwrap() >= 2026);
+    drop(s.rt);
+}
+
+fn curl(args: &[&str]) -> Option<(u16, Value)> {
+    let out = match Command::new("curl").args(["-s", "-w", "\n%{http_code}"]).args(args).output() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("SKIPPED curl client: curl is not installed ({e})");
+            return None;
+        }
+    };
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (body, code) = text.rsplit_once('\n').unwrap();
+    Some((code.trim().parse().unwrap(), serde_json::from_str(body).unwrap_or(Value::Null)))
+}
+
+/// FACEKI as its doc's Postman/curl steps send it: a token from `/getToken`, then `selfie_image` as
+/// a multipart file with `Authorization: Bearer`. A typed client reads `kycResponse.face.isIdentical`.
+#[test]
+fn faceki_with_curl() {
+    let store = Arc::new(SqliteStore::in_memory().unwrap());
+    with_native_key(store.as_ref());
+    let c = store.add_client("faceki", None).unwrap();
+    let s = server(store);
+    let newton = read(&sample("newton.png"));
+    // Enrolled through the native API with a record that has none of FACEKI's fields.
+    let photo = temp_file("faceki-enroll.png", &newton);
+    let enroll = format!("image=@{}", photo.display());
+    let Some((code, v)) = curl(&["-H", &format!("authorization: {NATIVE_BEARER}"), "-F", &enroll, "-F", "record={\"fullName\":\"Isaac Newton\"}", &format!("{}/v1/subjects", s.url)])
+    else {
+        return;
+    };
+    assert_eq!(code, 201, "{v}");
+    let (code, v) = curl(&[&format!("{}/getToken?clientId={}&clientSecret={}", s.url, c.client_id, c.secret)]).unwrap();
+    assert_eq!(code, 200, "{v}");
+    let token = v["data"]["access_token"].as_str().unwrap().to_string();
+    let selfie = temp_file("faceki-selfie.jpg", &mirrored_jpeg(&newton));
+    let (code, v) = curl(&[
+        "-X",
+        "POST",
+        &format!("{}/facelink/api/face-check", s.url),
+        "-H",
+        &format!("Authorization: Bearer {token}"),
+        "-F",
+        &format!("selfie_image=@{}", selfie.display()),
+    ])
+    .unwrap();
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["responseCode"], 0);
+    assert_eq!(v["data"]["face_verified"], true, "{v}");
+    let r = &v["data"]["kyc_records"][0];
+    assert_eq!(r["fullName"], "Isaac Newton");
+    assert_eq!(r["kycResponse"]["face"]["isIdentical"], true);
+    assert!(r["kycResponse"]["face"]["confidence"].as_str().unwrap().parse::<f64>().unwrap() >= 0.75, "{r}");
+    assert!(r["livenessResponse"].is_object() && r["deviceDetails"].is_object() && r["__v"].is_i64(), "{r}");
+    // A selfie without a face still carries `data`.
+    let blank = temp_file("faceki-blank.png", &blank_png(320));
+    let (code, v) = curl(&[
+        &format!("{}/facelink/api/face-check/", s.url),
+        "-H",
+        &format!("Authorization: Bearer {token}"),
+        "-F",
+        &format!("selfie_image=@{}", blank.display()),
+    ])
+    .unwrap();
+    assert_eq!((code, &v["data"]["face_verified"]), (200, &Value::Bool(false)), "{v}");
+    for p in [photo, selfie, blank] {
+        std::fs::remove_file(p).ok();
+    }
+    let _ = &s.state;
+}
