@@ -112,9 +112,7 @@ impl Analysis {
         let Some(chosen) = self.chosen else { return 0 };
         let area = |f: &Face| f.clipped_area(self.width, self.height);
         let floor = share * area(&chosen.face);
-        let is_holder = |i: usize| {
-            same_person.is_some_and(|t| self.likeness.iter().any(|&(j, cos)| j == i && cos >= t))
-        };
+        let is_holder = |i: usize| same_person.is_some_and(|t| self.likeness.iter().any(|&(j, cos)| j == i && cos >= t));
         1 + self.faces.iter().enumerate().filter(|&(i, f)| *f != chosen.face && area(f) >= floor && !is_holder(i)).count()
     }
 }

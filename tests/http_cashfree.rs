@@ -332,7 +332,9 @@ async fn a_ghost_portrait_is_not_multiple_faces() {
     // The printed score decides: a threshold equal to it is YES (different people, a low score).
     let newton = read(&sample("newton.png"));
     let gauss = read(&sample("gauss.png"));
-    let pair = |vid: &'static str| vec![Part::Text("verification_id", vid), Part::File("first_image", &newton), Part::File("second_image", &gauss)];
+    let pair = |vid: &'static str| {
+        vec![Part::Text("verification_id", vid), Part::File("first_image", &newton), Part::File("second_image", &gauss)]
+    };
     let (_, v) = post(&f, &auth, &pair("printed-1")).await;
     assert_eq!(v["face_match_result"], "NO", "{v}");
     let printed = v["face_match_score"].as_f64().unwrap();

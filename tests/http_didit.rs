@@ -110,8 +110,7 @@ async fn v2_doc_request_gives_the_doc_response() {
     // Different people at Didit's documented default (30, which stands for the deployment's
     // decision point): Declined with LOW_FACE_MATCH_SIMILARITY.
     let gauss = read(&sample("gauss.png"));
-    let (_, v) =
-        post(&f, "/v2/face-match/", &bearer, &[Part::File("user_image", &newton), Part::File("ref_image", &gauss)]).await;
+    let (_, v) = post(&f, "/v2/face-match/", &bearer, &[Part::File("user_image", &newton), Part::File("ref_image", &gauss)]).await;
     assert_eq!(v["face_match"]["status"], "Declined", "{v}");
     assert!(v["face_match"]["score"].as_f64().unwrap() < 30.0);
     assert!(risks(&v).contains(&"LOW_FACE_MATCH_SIMILARITY".to_string()));
@@ -305,6 +304,9 @@ async fn the_default_threshold_declines_lfw_devtest_impostors() {
         }
         highest = highest.max(v["face_match"]["score"].as_f64().unwrap_or(0.0));
     }
-    println!("Didit default (30): {} of 500 LFW DevTest impostor pairs approved, {declined} declined; highest score {highest}", approved.len());
+    println!(
+        "Didit default (30): {} of 500 LFW DevTest impostor pairs approved, {declined} declined; highest score {highest}",
+        approved.len()
+    );
     assert!(approved.is_empty(), "approved strangers: {approved:?}");
 }

@@ -52,7 +52,10 @@ async fn unknown_paths_answer_in_their_apis_shape() {
     let cases = [
         ("/api/v9/nothing", json!({"message": "Not Found"})),
         ("/v2/nothing/", json!({"detail": "Not found."})),
-        ("/verification/nothing", json!({"type": "invalid_request_error", "code": "request_url_not_found", "message": "The requested URL was not found"})),
+        (
+            "/verification/nothing",
+            json!({"type": "invalid_request_error", "code": "request_url_not_found", "message": "The requested URL was not found"}),
+        ),
         ("/ai/v1/nothing", json!({"message": "Not Found"})),
         ("/facelink/api/nothing", json!({"responseCode": 4040, "message": "Not found"})),
     ];

@@ -118,13 +118,26 @@ fn prominent_face_trade_off_on_the_eval_sets() {
         );
     }
     for (p, a) in group.iter().filter(|(_, a)| counted(a, PROMINENT_FACE_SHARE) < 2) {
-        println!("group photo counted as one person: {}: faces {}, largest second face {:?}, likeness {:?}", p.display(), a.face_count(), second_share(a), a.likeness);
+        println!(
+            "group photo counted as one person: {}: faces {}, largest second face {:?}, likeness {:?}",
+            p.display(),
+            a.face_count(),
+            second_share(a),
+            a.likeness
+        );
     }
     for (p, a) in docs.iter().filter(|(_, a)| a.face_count() > 1) {
-        println!("document {}: faces {}, largest second face {:?}, likeness {:?}", p.display(), a.face_count(), second_share(a), a.likeness);
+        println!(
+            "document {}: faces {}, largest second face {:?}, likeness {:?}",
+            p.display(),
+            a.face_count(),
+            second_share(a),
+            a.likeness
+        );
     }
 
-    let same = shared_engine("yunet-sface").pack().manifest.calibration.as_ref().unwrap().cosine_for_score(facematch::defaults::SAME_PERSON_SCORE);
+    let same =
+        shared_engine("yunet-sface").pack().manifest.calibration.as_ref().unwrap().cosine_for_score(facematch::defaults::SAME_PERSON_SCORE);
     println!("same-person cosine: {same}");
     assert!(lfw.len() > 4900 && genuine.len() > 490 && group.len() >= 30, "eval sets incomplete");
     let d = PROMINENT_FACE_SHARE;

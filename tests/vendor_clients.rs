@@ -131,8 +131,15 @@ fn faceki_with_curl() {
     // Enrolled through the native API with a record that has none of FACEKI's fields.
     let photo = temp_file("faceki-enroll.png", &newton);
     let enroll = format!("image=@{}", photo.display());
-    let Some((code, v)) = curl(&["-H", &format!("authorization: {NATIVE_BEARER}"), "-F", &enroll, "-F", "record={\"fullName\":\"Isaac Newton\"}", &format!("{}/v1/subjects", s.url)])
-    else {
+    let Some((code, v)) = curl(&[
+        "-H",
+        &format!("authorization: {NATIVE_BEARER}"),
+        "-F",
+        &enroll,
+        "-F",
+        "record={\"fullName\":\"Isaac Newton\"}",
+        &format!("{}/v1/subjects", s.url),
+    ]) else {
         return;
     };
     assert_eq!(code, 201, "{v}");

@@ -94,7 +94,9 @@ impl From<CompareError> for CashfreeError {
     fn from(e: CompareError) -> CashfreeError {
         let name = e.slot.name(IMAGES);
         match (e.error.kind(), &e.error) {
-            (ErrorKind::Busy, _) => rate_limited("too_many_requests_per_operation", "Too many requests for this operation, rate limit reached"),
+            (ErrorKind::Busy, _) => {
+                rate_limited("too_many_requests_per_operation", "Too many requests for this operation, rate limit reached")
+            }
             (ErrorKind::Internal, _) => {
                 tracing::error!(error = %e.error, "cashfree: comparison failed");
                 internal_error()
@@ -374,7 +376,12 @@ pub async fn face_match(
 }
 
 /// (status, face_match_result, face_match_score) for the pair, or a Cashfree error.
-async fn decide(state: &AppState, first: Vec<u8>, second: Vec<u8>, threshold: f64) -> Result<(&'static str, &'static str, f64), CashfreeError> {
+async fn decide(
+    state: &AppState,
+    first: Vec<u8>,
+    second: Vec<u8>,
+    threshold: f64,
+) -> Result<(&'static str, &'static str, f64), CashfreeError> {
     let pair = service::compare(state, first, second).await?;
     let scored = pair.require_faces()?;
     // As the doc's example: another person in a photo → MULTIPLE_FACE_DETECTED, NO, score 0.

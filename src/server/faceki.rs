@@ -84,7 +84,9 @@ impl From<Error> for FacekiError {
                 tracing::error!(error = %e, "faceki: analysis failed");
                 internal()
             }
-            (_, Error::ImageTooLarge { .. }) => FacekiError(StatusCode::PAYLOAD_TOO_LARGE, codes::SELFIE_TOO_LARGE, format!("selfie_image: {e}")),
+            (_, Error::ImageTooLarge { .. }) => {
+                FacekiError(StatusCode::PAYLOAD_TOO_LARGE, codes::SELFIE_TOO_LARGE, format!("selfie_image: {e}"))
+            }
             _ => FacekiError(StatusCode::BAD_REQUEST, codes::SELFIE_INVALID, format!("selfie_image: {e}")),
         }
     }
@@ -275,7 +277,9 @@ pub async fn face_check(State(state): State<AppState>, _: FacekiClient, req: Req
     let a = super::analyse(&state.engine, selfie, true).await?;
     let Some(embedding) = a.embedding else {
         let data = FaceCheckData { face_verified: false, all_face_ids: Vec::new(), kyc_records: Vec::new() };
-        return Ok(Json(json!({"responseCode": codes::NO_FACE, "message": "No face detected in selfie_image", "data": data})).into_response());
+        return Ok(
+            Json(json!({"responseCode": codes::NO_FACE, "message": "No face detected in selfie_image", "data": data})).into_response()
+        );
     };
     let target = state.config.identify_fmr;
     let (_, candidates) = identify_blocking(&state, embedding, TOP_K, target).await.map_err(FacekiError::from)?;

@@ -55,7 +55,11 @@ pub async fn read(req: Request, file_fields: &[&str], max_file: usize, max_text:
         let mut bytes = Vec::new();
         while let Some(chunk) = field.chunk().await.map_err(failed)? {
             if bytes.len() + chunk.len() > limit {
-                return Err(if is_file { FormError::FileTooLarge { field: name, limit } } else { FormError::TextTooLong { field: name, limit } });
+                return Err(if is_file {
+                    FormError::FileTooLarge { field: name, limit }
+                } else {
+                    FormError::TextTooLong { field: name, limit }
+                });
             }
             bytes.extend_from_slice(&chunk);
         }

@@ -167,7 +167,11 @@ impl FromRequestParts<AppState> for NativeClient {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let unauthorized = || {
-            ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "a valid API key is required (Authorization: Bearer <key> or x-api-key)")
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "a valid API key is required (Authorization: Bearer <key> or x-api-key)",
+            )
         };
         let key = auth::bearer(&parts.headers).or_else(|| auth::header(&parts.headers, "x-api-key")).ok_or_else(unauthorized)?.to_string();
         let store = state.store.clone();
@@ -187,7 +191,9 @@ pub(crate) async fn read_fields(state: &AppState, req: Request, image_names: &[&
     let mut text = HashMap::new();
     if form::is_multipart(req.headers()) {
         let f = form::read(req, image_names, max, text_limit).await.map_err(|e| match e {
-            FormError::BodyTooLarge | FormError::FileTooLarge { .. } => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "image_too_large", e.to_string()),
+            FormError::BodyTooLarge | FormError::FileTooLarge { .. } => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "image_too_large", e.to_string())
+            }
             FormError::TextTooLong { .. } => ApiError::bad_request("field_too_long", e.to_string()),
             FormError::NotMultipart | FormError::Malformed => ApiError::bad_request("invalid_multipart", e.to_string()),
         })?;

@@ -11,7 +11,7 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::ApiError;
-use super::native::{embed_upload, read_fields, used_face, NativeClient, ErrorBody, UsedFace, MAX_RECORD_BYTES};
+use super::native::{embed_upload, read_fields, used_face, ErrorBody, NativeClient, UsedFace, MAX_RECORD_BYTES};
 use super::{store_call, AppState};
 use crate::gallery::{FaceRef, Hit};
 use crate::store::{NewFace, RecordUpdate, Subject};
@@ -133,8 +133,7 @@ impl From<Subject> for SubjectView {
         (status = 422, description = "No face in the photo", body = ErrorBody),
         (status = 503, description = "Busy", body = ErrorBody),
     ))]
-pub async fn enroll(State(state): State<AppState>,
-    _: NativeClient, req: Request) -> Result<(StatusCode, Json<EnrollResponse>), ApiError> {
+pub async fn enroll(State(state): State<AppState>, _: NativeClient, req: Request) -> Result<(StatusCode, Json<EnrollResponse>), ApiError> {
     let mut fields = read_fields(&state, req, &["image"]).await?;
     let record = parse_record(fields.text.get("record"))?;
     let photo = fields.images.remove("image").unwrap_or_default();
@@ -231,11 +230,7 @@ pub struct SubjectList {
 /// List enrolled subjects, oldest first.
 #[utoipa::path(get, path = "/v1/subjects", tag = "subjects", params(ListQuery), security(("api_key" = [])),
     responses((status = 200, body = SubjectList), (status = 401, body = ErrorBody)))]
-pub async fn list(
-    State(state): State<AppState>,
-    _: NativeClient,
-    Query(q): Query<ListQuery>,
-) -> Result<Json<SubjectList>, ApiError> {
+pub async fn list(State(state): State<AppState>, _: NativeClient, Query(q): Query<ListQuery>) -> Result<Json<SubjectList>, ApiError> {
     let (offset, limit) = (q.offset.unwrap_or(0).max(0), q.limit.unwrap_or(50).clamp(1, 500));
     let store = state.store.clone();
     let (total, subjects) = store_call(move || Ok((store.count_subjects()?, store.list_subjects(offset, limit)?))).await?;
@@ -244,11 +239,7 @@ pub async fn list(
 
 #[utoipa::path(get, path = "/v1/subjects/{id}", tag = "subjects", params(("id" = String, Path)), security(("api_key" = [])),
     responses((status = 200, body = SubjectView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn get(
-    State(state): State<AppState>,
-    _: NativeClient,
-    Path(id): Path<String>,
-) -> Result<Json<SubjectView>, ApiError> {
+pub async fn get(State(state): State<AppState>, _: NativeClient, Path(id): Path<String>) -> Result<Json<SubjectView>, ApiError> {
     valid_id(&id)?;
     let store = state.store.clone();
     let s = store_call(move || store.subject(&id)).await?.ok_or_else(not_found)?;
@@ -259,8 +250,12 @@ pub async fn get(
 #[utoipa::path(patch, path = "/v1/subjects/{id}", tag = "subjects", params(("id" = String, Path)), security(("api_key" = [])),
     request_body(content = Object, description = "`{\"record\": {...merge patch...}}`"),
     responses((status = 200, body = SubjectView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn patch(State(state): State<AppState>,
-    _: NativeClient, Path(id): Path<String>, req: Request) -> Result<Json<SubjectView>, ApiError> {
+pub async fn patch(
+    State(state): State<AppState>,
+    _: NativeClient,
+    Path(id): Path<String>,
+    req: Request,
+) -> Result<Json<SubjectView>, ApiError> {
     valid_id(&id)?;
     let Json(body): Json<Value> =
         Json::from_request(req, &()).await.map_err(|e| ApiError::new(e.status(), "invalid_json", e.body_text()))?;
@@ -281,8 +276,7 @@ pub async fn patch(State(state): State<AppState>,
 /// Delete a subject: its record and embeddings are removed from the database file and the gallery.
 #[utoipa::path(delete, path = "/v1/subjects/{id}", tag = "subjects", params(("id" = String, Path)), security(("api_key" = [])),
     responses((status = 204, description = "Deleted"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn delete(State(state): State<AppState>,
-    _: NativeClient, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn delete(State(state): State<AppState>, _: NativeClient, Path(id): Path<String>) -> Result<Response, ApiError> {
     valid_id(&id)?;
     let (store, sid) = (state.store.clone(), id.clone());
     if !store_call(move || store.delete_subject(&sid)).await? {
@@ -378,8 +372,7 @@ pub struct IdentifyResponse {
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 413, body = ErrorBody),
         (status = 422, description = "No face in the photo", body = ErrorBody), (status = 503, body = ErrorBody),
     ))]
-pub async fn identify(State(state): State<AppState>,
-    _: NativeClient, req: Request) -> Result<Json<IdentifyResponse>, ApiError> {
+pub async fn identify(State(state): State<AppState>, _: NativeClient, req: Request) -> Result<Json<IdentifyResponse>, ApiError> {
     let mut fields = read_fields(&state, req, &["image"]).await?;
     let k = match fields.text.get("top_k") {
         None => 5,

@@ -86,7 +86,8 @@ impl FromRequestParts<AppState> for VideoSdkClient {
     type Rejection = VideoSdkError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, VideoSdkError> {
-        let raw = auth::header(&parts.headers, header::AUTHORIZATION.as_str()).ok_or_else(|| unauthorized("Authorization token is missing"))?;
+        let raw =
+            auth::header(&parts.headers, header::AUTHORIZATION.as_str()).ok_or_else(|| unauthorized("Authorization token is missing"))?;
         // The doc sends the JWT bare; a `Bearer ` prefix is tolerated.
         let token = auth::bearer_in(raw).unwrap_or(raw).to_string();
         // Read the API key from the unverified claims only to find its secret; nothing is trusted
@@ -132,12 +133,15 @@ impl FromRequestParts<AppState> for VideoSdkClient {
 pub async fn verify(State(state): State<AppState>, _: VideoSdkClient, req: Request) -> Result<Json<VideoSdkVerifyResponse>, VideoSdkError> {
     let Json(body): Json<Value> = Json::from_request(req, &()).await.map_err(|e| match e.status() {
         StatusCode::PAYLOAD_TOO_LARGE => VideoSdkError(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large".into()),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => VideoSdkError(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json".into()),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            VideoSdkError(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json".into())
+        }
         _ => VideoSdkError(StatusCode::BAD_REQUEST, "Invalid JSON body".into()),
     })?;
     let max = state.config.max_upload_bytes;
     let image = |name: &str| {
-        let field = body.get(name).and_then(Value::as_str).ok_or_else(|| VideoSdkError(StatusCode::BAD_REQUEST, format!("{name} is required")))?;
+        let field =
+            body.get(name).and_then(Value::as_str).ok_or_else(|| VideoSdkError(StatusCode::BAD_REQUEST, format!("{name} is required")))?;
         decode_base64_image(field, max).map_err(|e| {
             let status = if matches!(e, InputError::TooLarge { .. }) { StatusCode::PAYLOAD_TOO_LARGE } else { StatusCode::BAD_REQUEST };
             VideoSdkError(status, format!("{name}: {e}"))
