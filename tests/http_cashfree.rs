@@ -190,6 +190,12 @@ async fn every_documented_error() {
     // A rejected request does not burn its id: the same id then succeeds.
     let (s, v) = post(&f, &auth, &ok_parts("a5")).await;
     assert_eq!(s, StatusCode::OK, "{v}");
+    // Fields the doc does not name are ignored, whatever their length.
+    let note = "x".repeat(10_000);
+    let mut parts = ok_parts("a8");
+    parts.push(Part::Text("note", &note));
+    let (s, v) = post(&f, &auth, &parts).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
 }
 
 #[tokio::test]

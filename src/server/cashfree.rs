@@ -267,13 +267,18 @@ struct Checked {
 
 async fn read_request(state: &AppState, req: Request) -> Result<Checked, CashfreeError> {
     let max = state.config.max_upload_bytes;
-    let mut form = form::read(req, &[IMAGES.0, IMAGES.1], max, |_| 256).await.map_err(|e| match e {
+    // The documented text fields are short; other fields are ignored, as the vendor does, within
+    // the upload limit.
+    let text_limit = |name: &str| if matches!(name, "verification_id" | "threshold") { 256 } else { max };
+    let mut form = form::read(req, &[IMAGES.0, IMAGES.1], max, text_limit).await.map_err(|e| match e {
         FormError::NotMultipart => validation("first_image_missing", "First image is missing in the request"),
-        FormError::BodyTooLarge | FormError::FileTooLarge { .. } => too_large(max),
         FormError::TextTooLong { field, .. } if field == "verification_id" => {
             validation("verification_id_length_exceeded", "verification_id can include a maximum of 50 characters.")
         }
-        FormError::TextTooLong { .. } => validation("threshold_value_invalid", "threshold must be a number between 0 and 1 (0 < x < 1)"),
+        FormError::TextTooLong { field, .. } if field == "threshold" => {
+            validation("threshold_value_invalid", "threshold must be a number between 0 and 1 (0 < x < 1)")
+        }
+        FormError::BodyTooLarge | FormError::FileTooLarge { .. } | FormError::TextTooLong { .. } => too_large(max),
         FormError::Malformed => invalid_format(),
     })?;
     for name in [IMAGES.0, IMAGES.1] {

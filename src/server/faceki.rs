@@ -266,8 +266,8 @@ pub async fn face_check(State(state): State<AppState>, _: FacekiClient, req: Req
     let base = super::didit::base_url(&state, req.headers());
     let max = state.config.max_upload_bytes;
     let missing = || FacekiError(StatusCode::BAD_REQUEST, codes::SELFIE_MISSING, "selfie_image is required".into());
-    // Other fields are read as short text and ignored.
-    let mut form = form::read(req, &["selfie_image"], max, |_| form::MAX_TEXT_FIELD).await.map_err(|e| match e {
+    // Other fields are ignored, within the upload limit.
+    let mut form = form::read(req, &["selfie_image"], max, |_| max).await.map_err(|e| match e {
         FormError::BodyTooLarge | FormError::FileTooLarge { .. } => {
             FacekiError(StatusCode::PAYLOAD_TOO_LARGE, codes::SELFIE_TOO_LARGE, format!("selfie_image is larger than {max} bytes"))
         }
