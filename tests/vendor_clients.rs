@@ -181,3 +181,76 @@ fn faceki_with_curl() {
     }
     let _ = &s.state;
 }
+
+/// VideoSDK's doc, Node tab: `getBase64Image` and `faceMatch` with axios, as printed (the URL set,
+/// the doc's elided `axios.post(url, data, { headers })` and `response.data` written out), images
+/// read from `./image/` as the doc does. axios comes from the setup cache (scripts/setup).
+const VIDEOSDK_AXIOS: &str = r#"
+import axios from 'axios';
+import { readFileSync } from 'fs';
+import path from 'path';
+
+const __dirname = path.resolve();
+
+function getBase64Image(imageName) {
+  const filePath = path.join(__dirname, 'image', imageName);
+  const image = readFileSync(filePath);
+  const base64Data = Buffer.from(image).toString('base64');
+  return `data:image/jpeg;base64,${base64Data}`;
+}
+
+async function faceMatch(ovdImageName, selfieImageName) {
+  const url = process.env.URL + '/ai/v1/face-verification/verify';
+  const headers = {
+    'Authorization': `${process.env.API_KEY}`,
+    'Content-Type': 'application/json'
+  };
+  const data = {
+    img1: getBase64Image(ovdImageName),
+    img2: getBase64Image(selfieImageName)
+  };
+  const response = await axios.post(url, data, { headers });
+  return response.data;
+}
+
+async function main() {
+  const same = await faceMatch('img1.jpg', 'img2.jpg');
+  const other = await faceMatch('img1.jpg', 'img3.jpg');
+  console.log(JSON.stringify({ same, other }));
+}
+
+main().catch(error => { console.error('Error in main function:', error.message); process.exit(1); });
+"#;
+
+#[test]
+fn videosdk_doc_node_axios_client() {
+    let clients = cache_dir().join("node-clients");
+    if !clients.join("node_modules/axios/package.json").is_file() {
+        return eprintln!("SKIPPED VideoSDK's axios client: axios is not installed (scripts/setup installs it where npm exists)");
+    }
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+    let c = store.add_client("videosdk", None).unwrap();
+    let s = server(store);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let claims = serde_json::json!({"apikey": c.client_id, "permissions": ["allow_join"], "iat": now, "exp": now + 600});
+    let jwt = jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &jsonwebtoken::EncodingKey::from_secret(c.secret.as_bytes()))
+        .unwrap();
+    let work = std::env::temp_dir().join(format!("fm-axios-{}", std::process::id()));
+    std::fs::create_dir_all(work.join("image")).unwrap();
+    let newton = read(&sample("newton.png"));
+    std::fs::write(work.join("image/img1.jpg"), &newton).unwrap();
+    std::fs::write(work.join("image/img2.jpg"), mirrored_jpeg(&newton)).unwrap();
+    std::fs::write(work.join("image/img3.jpg"), read(&sample("gauss.png"))).unwrap();
+    let script = clients.join(format!("videosdk-doc-{}.mjs", std::process::id()));
+    std::fs::write(&script, VIDEOSDK_AXIOS).unwrap();
+    let out = Command::new("node").arg(&script).current_dir(&work).env("URL", &s.url).env("API_KEY", &jwt).output();
+    std::fs::remove_file(&script).ok();
+    std::fs::remove_dir_all(&work).ok();
+    let out = match out {
+        Ok(o) => o,
+        Err(e) => return eprintln!("SKIPPED VideoSDK's axios client: node is not installed ({e})"),
+    };
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v, serde_json::json!({"same": {"verified": true}, "other": {"verified": false}}));
+}
