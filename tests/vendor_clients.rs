@@ -1,6 +1,8 @@
 //! The vendors' own example client code, base URL changed only, against a real server on port 0:
-//! Didit's Python `submit_face_match` from its doc (with `requests`), FACEKI's call as curl sends
-//! it. Field names and JSON types are read back as those clients read them.
+//! Didit's Python `submit_face_match` and Valify's Python example from their docs (with
+//! `requests`), VideoSDK's Node example (with axios), FACEKI's call as curl sends it. (Cashfree's
+//! `requests` client runs in `http_videosdk.rs`; its official SDK is not used: it reports to Sentry.)
+//! Field names and JSON types are read back as those clients read them.
 mod common;
 
 use std::process::Command;
@@ -253,4 +255,72 @@ fn videosdk_doc_node_axios_client() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v, serde_json::json!({"same": {"verified": true}, "other": {"verified": false}}));
+}
+
+/// Valify's doc, Python tab, as printed (host, token and bundle key filled in), after an OAuth2
+/// client-credentials token; `confidence` read as a float, `is_similar` as a bool.
+const VALIFY_PY: &str = r#"
+import json, os
+import requests
+import base64
+
+def base64_encode(file_name):
+    with open(file_name, "rb") as image_file:
+        encoded_string = base64.b64encode(image_file.read()).decode()
+        return encoded_string
+    return ""
+
+t = requests.post(os.environ["URL"] + "/api/o/token/", data={"grant_type": "client_credentials",
+    "client_id": os.environ["CID"], "client_secret": os.environ["CSECRET"]})
+t.raise_for_status()
+token = t.json()["access_token"]
+out = {}
+for name, second in (("same", os.environ["SAME"]), ("other", os.environ["OTHER"])):
+    first_img = base64_encode(os.environ["FIRST"])
+    second_img = base64_encode(second)
+    data = {
+            'first_img': first_img,
+            'second_img': second_img,
+            'bundle_key': os.environ["BUNDLE"], # Place your bundle key here
+            'lang': 'en' # optional
+    }
+    r = requests.post(os.environ["URL"] + "/api/v1/face/match",
+            json=data,
+            headers={'Authorization': 'Bearer %s' % token}
+        )
+    body = r.json()
+    out[name] = {"status": r.status_code, "is_similar": body["result"]["is_similar"] is True,
+                 "confidence": float(body["result"]["confidence"]), "trials": isinstance(body["trials_remaining"], int)}
+print(json.dumps(out))
+"#;
+
+#[test]
+fn valify_doc_python_client() {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+    let c = store.add_client("valify", None).unwrap();
+    let bundle = store.add_bundle_key(None).unwrap();
+    let s = server(store);
+    let newton = read(&sample("newton.png"));
+    let mirror = temp_file("valify-mirror.jpg", &mirrored_jpeg(&newton));
+    let out = Command::new("python3")
+        .args(["-c", VALIFY_PY])
+        .env("URL", &s.url)
+        .env("CID", &c.client_id)
+        .env("CSECRET", &c.secret)
+        .env("BUNDLE", &bundle)
+        .env("FIRST", sample("newton.png"))
+        .env("SAME", &mirror)
+        .env("OTHER", sample("gauss.png"))
+        .output()
+        .expect("python3");
+    std::fs::remove_file(&mirror).ok();
+    let err = String::from_utf8_lossy(&out.stderr);
+    if err.contains("No module named 'requests'") {
+        return eprintln!("SKIPPED Valify's Python client: the requests package is not installed");
+    }
+    assert!(out.status.success(), "{err}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((&v["same"]["status"], &v["same"]["is_similar"], &v["same"]["trials"]), (&200.into(), &true.into(), &true.into()), "{v}");
+    assert!(v["same"]["confidence"].as_f64().unwrap() >= 0.75, "{v}");
+    assert_eq!((&v["other"]["is_similar"], v["other"]["confidence"].as_f64().unwrap() < 0.75), (&false.into(), true), "{v}");
 }
