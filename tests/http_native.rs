@@ -137,10 +137,50 @@ async fn multipart_detect_embed_and_health() {
     let (s, v) = call("/v1/embed", json!({"image": b64(&read(&sample("gauss.png")))})).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["embedding"].as_array().unwrap().len(), 128);
-    let resp = router(state()).oneshot(Request::get("/health").body(Body::empty()).unwrap()).await.unwrap();
+    // Liveness runs no model; readiness runs one inference, then answers from its cache.
+    let st = state();
+    let get = |path: &'static str| {
+        let st = st.clone();
+        async move {
+            let resp = router(st).oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+            let status = resp.status();
+            (status, serde_json::from_slice::<Value>(&axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap()).unwrap())
+        }
+    };
+    let (s, v) = get("/health").await;
+    assert_eq!((s, &v["status"]), (StatusCode::OK, &json!("ok")), "{v}");
+    assert!(v.get("inference_ms").is_none(), "liveness must not run a model: {v}");
+    let (s, first) = get("/ready").await;
+    assert_eq!((s, &first["status"]), (StatusCode::OK, &json!("ready")), "{first}");
+    assert!(first["inference_ms"].as_f64().unwrap() > 0.0);
+    let (_, second) = get("/ready").await;
+    assert_eq!(second["inference_ms"], first["inference_ms"], "a second deep check within 10 s is the cached one");
+}
+
+/// `/health` answers 200 while the engine is saturated: a liveness probe must not restart a busy,
+/// healthy server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn liveness_while_busy() {
+    let mut c = facematch::EngineConfig::new(models_dir(), "yunet-sface");
+    (c.workers, c.intra_threads, c.queue_depth) = (1, 1, 1);
+    let engine = Arc::new(facematch::Engine::new(c).unwrap());
+    let state = AppState::new(engine.clone(), Arc::new(facematch::store::SqliteStore::in_memory().unwrap()), ServerConfig::default());
+    let big = read(&sample("solvay_conference_1927.jpg"));
+    // Fill the worker and the one queue slot.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut queued = 0;
+    while queued < 8 {
+        let tx = tx.clone();
+        if engine.try_analyse(big.clone(), true, move |r| drop(tx.send(r.is_ok()))).is_err() {
+            break;
+        }
+        queued += 1;
+    }
+    assert!(queued < 8, "the queue should be full");
+    let resp = router(state).oneshot(Request::get("/health").body(Body::empty()).unwrap()).await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
-    let resp = router(state()).oneshot(Request::get("/ready").body(Body::empty()).unwrap()).await.unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
+    drop(tx);
+    assert!(rx.iter().all(|ok| ok));
 }
 
 /// A real server on port 0, driven by the `eval --endpoint native=...` client over loopback.
@@ -185,11 +225,16 @@ async fn metrics_are_labelled_by_route_pattern_with_explicit_buckets() {
     let (s, _) = call("/v1/compare", json!({"image_a": newton, "image_b": newton})).await;
     assert_eq!(s, StatusCode::OK);
     let _ = call("/v1/no/such/route/12345", json!({})).await;
+    for m in ["FOO12345", "BAR67890"] {
+        let req = Request::builder().method(m).uri("/v1/compare").body(Body::empty()).unwrap();
+        router(state()).oneshot(req).await.unwrap();
+    }
     let resp = router(state()).oneshot(Request::get("/metrics").body(Body::empty()).unwrap()).await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     let text = String::from_utf8(axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap().to_vec()).unwrap();
     assert!(text.contains("facematch_requests_total{route=\"/v1/compare\",method=\"POST\",status=\"200\"}"), "{text}");
     assert!(text.contains("route=\"unmatched\"") && !text.contains("12345"), "raw paths must not become labels");
+    assert!(!text.contains("FOO12345") && text.contains("method=\"other\""), "methods are labelled from a closed set");
     assert!(text.contains("facematch_stage_duration_seconds_bucket{stage=\"embed\",le=\"0.05\"}"), "{text}");
     assert!(text.contains("facematch_faces_per_image_bucket{le=\"1\"}"));
     assert!(text.contains("facematch_queue_depth"));

@@ -91,6 +91,8 @@ pub struct AppState {
     pub cashfree_limits: Arc<cashfree::RateLimits>,
     /// Enrolled faces of the engine's embedding model, in memory for 1:N search.
     pub gallery: Arc<crate::gallery::Gallery>,
+    /// The last deep readiness check (`/ready`).
+    pub probes: Arc<health::ProbeCache>,
 }
 
 impl AppState {
@@ -113,6 +115,7 @@ impl AppState {
             crops: Arc::new(crops::CropCache::default()),
             cashfree_limits,
             gallery: Arc::new(gallery),
+            probes: Arc::default(),
         })
     }
 
