@@ -237,6 +237,17 @@ pub struct ServeArgs {
     /// stay below it.
     #[arg(long, env = "FACEMATCH_PROMINENT_FACE_SHARE", default_value_t = crate::defaults::PROMINENT_FACE_SHARE, value_parser = parse_share)]
     pub prominent_face_share: f32,
+    /// Seconds a connection may take to send a request's headers, counted from its start or from its
+    /// last answer: idle keep-alive sockets and slow headers are closed after this.
+    #[arg(long, env = "FACEMATCH_HEADER_TIMEOUT_SECS", default_value_t = crate::defaults::HEADER_TIMEOUT_SECS)]
+    pub header_timeout_secs: u64,
+    /// Longest pause, in seconds, while a request body is read (then 408).
+    #[arg(long, env = "FACEMATCH_BODY_TIMEOUT_SECS", default_value_t = crate::defaults::BODY_TIMEOUT_SECS)]
+    pub body_timeout_secs: u64,
+    /// Open connections at most; more are closed at once. Lowered at start to fit under the
+    /// open-file limit (whose soft value is raised to the hard one).
+    #[arg(long, env = "FACEMATCH_MAX_CONNECTIONS", default_value_t = crate::defaults::MAX_CONNECTIONS)]
+    pub max_connections: usize,
     /// Cashfree two-factor "Public Key" mode: the PEM RSA private key whose public half the clients
     /// encrypt `x-cf-signature` with. When set, the header is required and checked.
     #[arg(long, env = "FACEMATCH_CASHFREE_SIGNATURE_KEY")]
@@ -258,6 +269,11 @@ impl ServeArgs {
             identify_fmr: self.identify_fmr,
             photo_key: None,
             prominent_face_share: self.prominent_face_share,
+            conn: crate::server::listen::ConnLimits {
+                header_timeout: std::time::Duration::from_secs(self.header_timeout_secs.max(1)),
+                body_timeout: std::time::Duration::from_secs(self.body_timeout_secs.max(1)),
+                max_connections: self.max_connections.max(1),
+            },
         }
     }
 }

@@ -26,3 +26,10 @@ pub const SAME_PERSON_CHECKS: usize = 2;
 /// must remove only the holder. On `../shared/eval` the two ghost portraits large enough to need it
 /// score cosine 0.73 and 0.84, the most alike two people of one group photo 0.47.
 pub const SAME_PERSON_SCORE: f32 = 0.9;
+/// Seconds from a connection's start (or its last answer) to the end of the next request's headers:
+/// an idle or slow-header socket is closed after this.
+pub const HEADER_TIMEOUT_SECS: u64 = 10;
+/// Longest pause, in seconds, while a request body is read (then 408).
+pub const BODY_TIMEOUT_SECS: u64 = 30;
+/// Open connections at most (lowered at start to fit under the open-file limit).
+pub const MAX_CONNECTIONS: usize = 1024;

@@ -8,6 +8,7 @@ pub mod error;
 pub mod faceki;
 pub mod form;
 pub mod health;
+pub mod listen;
 pub mod metrics;
 pub mod native;
 pub mod openapi;
@@ -16,7 +17,6 @@ pub mod subjects;
 pub mod valify;
 pub mod videosdk;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, Request};
@@ -61,6 +61,8 @@ pub struct ServerConfig {
     /// A second face counts as another person when its box covers at least this share of the
     /// chosen face's ([`crate::Analysis::prominent_faces`]).
     pub prominent_face_share: f32,
+    /// Connection timeouts and cap.
+    pub conn: listen::ConnLimits,
 }
 
 impl Default for ServerConfig {
@@ -78,6 +80,7 @@ impl Default for ServerConfig {
             identify_fmr: defaults::IDENTIFY_FMR,
             photo_key: None,
             prominent_face_share: defaults::PROMINENT_FACE_SHARE,
+            conn: listen::ConnLimits::default(),
         }
     }
 }
@@ -256,8 +259,10 @@ pub async fn store_call<T: Send + 'static>(
 }
 
 /// Serves until Ctrl-C or SIGTERM, then stops accepting and lets requests in flight finish.
+/// Connections are bounded by `state.config.conn` ([`listen`]).
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
-    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown_signal()).await
+    let limits = state.config.conn;
+    listen::serve_until(listener, state, limits, shutdown_signal()).await
 }
 
 async fn shutdown_signal() {
