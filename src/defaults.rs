@@ -33,3 +33,6 @@ pub const HEADER_TIMEOUT_SECS: u64 = 10;
 pub const BODY_TIMEOUT_SECS: u64 = 30;
 /// Open connections at most (lowered at start to fit under the open-file limit).
 pub const MAX_CONNECTIONS: usize = 1024;
+/// Seconds a request's work may wait in the inference queue before it is dropped unrun (the client
+/// is answered busy: a late answer helps nobody).
+pub const QUEUE_WAIT_SECS: u64 = 10;

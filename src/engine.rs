@@ -5,6 +5,7 @@
 //! runtime.
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -133,10 +134,37 @@ struct Job {
     /// A health probe: run both models on a synthetic input instead of analysing `bytes`.
     probe: bool,
     reply: Reply,
+    /// Set when nobody waits for the answer any more (the client hung up): skipped unrun.
+    cancelled: Option<Arc<AtomicBool>>,
+    /// Not started by then: skipped unrun and answered [`Error::Busy`] (a late answer helps nobody).
+    deadline: Option<Instant>,
+}
+
+impl Job {
+    fn new(bytes: Vec<u8>, embed: bool, reply: Reply) -> Job {
+        Job { bytes, embed, probe: false, reply, cancelled: None, deadline: None }
+    }
+
+    /// Still worth running: wanted, and not past its deadline.
+    fn wanted(&self) -> bool {
+        !self.cancelled.as_ref().is_some_and(|c| c.load(Ordering::Relaxed)) && self.deadline.is_none_or(|d| Instant::now() <= d)
+    }
+}
+
+/// Queued work that is dropped unrun once this is dropped (an HTTP handler holds it while it waits;
+/// a client that hangs up drops the handler).
+pub struct Ticket(Arc<AtomicBool>);
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 pub struct Engine {
     tx: Option<Sender<Job>>,
+    /// Held while queueing without waiting, so a pair takes its two slots at once or none.
+    admission: std::sync::Mutex<()>,
     workers: Vec<JoinHandle<()>>,
     pack: Pack,
     config: EngineConfig,
@@ -154,7 +182,8 @@ impl Engine {
         let det_bytes = Arc::new(modelfile::verify(&det_path, &pack.manifest.detector.model)?);
         let emb_bytes = Arc::new(modelfile::verify(&emb_path, &pack.manifest.embedder.model)?);
 
-        let (tx, rx) = bounded::<Job>(config.queue_depth.max(1));
+        // At least two: a pair is admitted whole or not at all.
+        let (tx, rx) = bounded::<Job>(config.queue_depth.max(2));
         let (ready_tx, ready_rx) = bounded::<Result<()>>(config.workers);
         let mut workers = Vec::new();
         for i in 0..config.workers.max(1) {
@@ -194,7 +223,11 @@ impl Engine {
                     };
                     drop(ready_tx);
                     for job in rx.iter() {
-                        let Job { bytes, embed, probe, reply } = job;
+                        if !job.wanted() {
+                            (job.reply)(Err(Error::Busy));
+                            continue;
+                        }
+                        let Job { bytes, embed, probe, reply, .. } = job;
                         let run = || if probe { worker.probe() } else { worker.analyse(&bytes, embed) };
                         let result = std::panic::catch_unwind(AssertUnwindSafe(run))
                             .unwrap_or_else(|_| Err(Error::Internal("inference worker panicked".into())));
@@ -205,7 +238,7 @@ impl Engine {
             workers.push(handle);
         }
         drop(ready_tx);
-        let mut engine = Engine { tx: Some(tx), workers, pack, config };
+        let mut engine = Engine { tx: Some(tx), admission: std::sync::Mutex::new(()), workers, pack, config };
         for _ in 0..engine.workers.len() {
             match ready_rx.recv() {
                 Ok(Ok(())) => {}
@@ -244,21 +277,63 @@ impl Engine {
     /// Queues an analysis without waiting: [`Error::Busy`] when the queue is full. `reply` runs on an
     /// inference thread: it should only hand the result over (e.g. a oneshot channel).
     pub fn try_analyse(&self, bytes: Vec<u8>, embed: bool, reply: impl FnOnce(Result<Analysis>) + Send + 'static) -> Result<()> {
+        self.try_queue(vec![Job::new(bytes, embed, Box::new(reply))]).map(drop)
+    }
+
+    /// Queues analyses without waiting, all or none: [`Error::Busy`] at once unless the queue has a
+    /// slot for each. Each is dropped unrun if it has not started within `wait` or once the returned
+    /// [`Ticket`] is dropped. `reply` runs on an inference thread with the job's index.
+    pub fn try_analyse_all(
+        &self,
+        images: Vec<Vec<u8>>,
+        embed: bool,
+        wait: std::time::Duration,
+        reply: impl Fn(usize, Result<Analysis>) + Send + Sync + 'static,
+    ) -> Result<Ticket> {
+        let (flag, reply, deadline) = (Arc::new(AtomicBool::new(false)), Arc::new(reply), Instant::now() + wait);
+        let jobs = images
+            .into_iter()
+            .enumerate()
+            .map(|(i, bytes)| {
+                let reply = reply.clone();
+                let mut job = Job::new(bytes, embed, Box::new(move |r| reply(i, r)));
+                (job.cancelled, job.deadline) = (Some(flag.clone()), Some(deadline));
+                job
+            })
+            .collect();
+        self.try_queue(jobs).map(|()| Ticket(flag))
+    }
+
+    /// Sends every job or none (under the admission lock; the workers only ever free slots).
+    fn try_queue(&self, jobs: Vec<Job>) -> Result<()> {
         let tx = self.tx.as_ref().ok_or(Error::Shutdown)?;
-        tx.try_send(Job { bytes, embed, probe: false, reply: Box::new(reply) }).map_err(|e| match e {
-            TrySendError::Full(_) => Error::Busy,
-            TrySendError::Disconnected(_) => Error::Shutdown,
-        })
+        let _admit = self.admission.lock().map_err(|_| Error::Internal("admission lock poisoned".into()))?;
+        let free = tx.capacity().unwrap_or(usize::MAX).saturating_sub(tx.len());
+        if free < jobs.len() {
+            return Err(Error::Busy);
+        }
+        let mut sent: Vec<Arc<AtomicBool>> = Vec::new();
+        for job in jobs {
+            let cancel = job.cancelled.clone();
+            if let Err(e) = tx.try_send(job) {
+                // Only a blocking sender (CLI tools) can take a slot meanwhile: what went is dropped.
+                sent.iter().for_each(|c| c.store(true, Ordering::Relaxed));
+                return Err(match e {
+                    TrySendError::Full(_) => Error::Busy,
+                    TrySendError::Disconnected(_) => Error::Shutdown,
+                });
+            }
+            sent.extend(cancel);
+        }
+        Ok(())
     }
 
     /// Queues a health probe (one real inference of each model on a synthetic input) without
     /// waiting; [`Error::Busy`] when the queue is full.
     pub fn try_probe(&self, reply: impl FnOnce(Result<Analysis>) + Send + 'static) -> Result<()> {
-        let tx = self.tx.as_ref().ok_or(Error::Shutdown)?;
-        tx.try_send(Job { bytes: Vec::new(), embed: false, probe: true, reply: Box::new(reply) }).map_err(|e| match e {
-            TrySendError::Full(_) => Error::Busy,
-            TrySendError::Disconnected(_) => Error::Shutdown,
-        })
+        let mut job = Job::new(Vec::new(), false, Box::new(reply));
+        job.probe = true;
+        self.try_queue(vec![job])
     }
 
     /// Analyses one image, waiting for a queue slot if needed.
@@ -270,7 +345,7 @@ impl Engine {
 
     /// Queues an analysis, waiting for a queue slot; `reply` runs on an inference thread.
     pub fn submit_blocking(&self, bytes: Vec<u8>, embed: bool, reply: impl FnOnce(Result<Analysis>) + Send + 'static) -> Result<()> {
-        let job = Job { bytes, embed, probe: false, reply: Box::new(reply) };
+        let job = Job::new(bytes, embed, Box::new(reply));
         self.tx.as_ref().ok_or(Error::Shutdown)?.send(job).map_err(|_| Error::Shutdown)
     }
 

@@ -208,3 +208,30 @@ fn landmarks_map_back_from_every_geometry() {
         }
     }
 }
+
+/// Admission is all or nothing: more images than free queue slots are refused at once and none of
+/// them is queued; work that waited past its deadline is dropped unrun.
+#[test]
+fn admission_is_all_or_nothing_and_late_work_is_dropped() {
+    let mut c = facematch::EngineConfig::new(models_dir(), "yunet-sface");
+    (c.workers, c.intra_threads, c.queue_depth) = (1, 1, 2);
+    let engine = facematch::Engine::new(c).unwrap();
+    let newton = read(&sample("newton.png"));
+    let replies = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let r = replies.clone();
+    let three = vec![newton.clone(), newton.clone(), newton.clone()];
+    let refused = engine.try_analyse_all(three, true, std::time::Duration::from_secs(10), move |_, _| {
+        r.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    });
+    assert!(matches!(refused, Err(Error::Busy)));
+    assert_eq!(engine.queue_len(), 0, "a refused request queued nothing");
+    // A deadline already past: both images are answered busy, unrun.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let ticket =
+        engine.try_analyse_all(vec![newton.clone(), newton], true, std::time::Duration::ZERO, move |i, r| drop(tx.send((i, r)))).unwrap();
+    let mut got: Vec<_> = rx.iter().take(2).collect();
+    got.sort_by_key(|(i, _)| *i);
+    assert!(got.iter().all(|(_, r)| matches!(r, Err(Error::Busy))), "late work ran");
+    drop(ticket);
+    assert_eq!(replies.load(std::sync::atomic::Ordering::SeqCst), 0);
+}

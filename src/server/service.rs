@@ -84,7 +84,7 @@ impl Pair {
 /// naming the photo (the first photo's when both fail); a photo without a face is not: its side has
 /// no chosen face and `scored` is `None` (some vendors answer 200 for that).
 pub async fn compare(state: &AppState, a: Vec<u8>, b: Vec<u8>) -> Result<Pair, CompareError> {
-    let (ra, rb) = super::analyse_pair(&state.engine, a, b).await;
+    let (ra, rb) = super::analyse_pair(&state.engine, a, b).await.map_err(|error| CompareError { slot: Slot::A, error })?;
     let a = ra.map_err(|error| CompareError { slot: Slot::A, error })?;
     let b = rb.map_err(|error| CompareError { slot: Slot::B, error })?;
     let share = state.config.prominent_face_share;
