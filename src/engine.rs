@@ -269,6 +269,11 @@ impl Engine {
         a.prominent_faces(share, same_person)
     }
 
+    /// True when the queue has `n` free slots right now (a hint: admission decides).
+    pub fn has_room(&self, n: usize) -> bool {
+        self.tx.as_ref().is_some_and(|t| t.capacity().unwrap_or(usize::MAX).saturating_sub(t.len()) >= n)
+    }
+
     /// Requests waiting for a worker right now.
     pub fn queue_len(&self) -> usize {
         self.tx.as_ref().map_or(0, |t| t.len())

@@ -288,7 +288,9 @@ async fn overload_is_answered_in_shape() {
             };
             let resp = router(state).oneshot(req).await.unwrap();
             let status = resp.status();
+            let retry_after = resp.headers().get("retry-after").is_some();
             let v: Value = serde_json::from_slice(&axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap()).unwrap();
+            assert!(status == StatusCode::OK || retry_after, "request {i}: a busy answer without Retry-After");
             (i, status, v)
         }));
     }

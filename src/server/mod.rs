@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod native;
 pub mod openapi;
 pub mod service;
+pub mod shed;
 pub mod subjects;
 pub mod valify;
 pub mod videosdk;
@@ -176,6 +177,7 @@ pub fn router(state: AppState) -> Router {
             let strict = strict.clone();
             async move { strict.oneshot(with_slash_toggled(req)).await }
         }))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), shed::shed))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)

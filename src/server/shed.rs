@@ -1,0 +1,64 @@
+//! Load shedding before any work: a request that will need more inference-queue slots than are
+//! free is answered busy at once, in its API's shape, before its body is read or decoded. Under
+//! many eager clients the machine's time then goes to the requests it can serve, not to parsing
+//! and decoding requests it must refuse anyway. (The admission in the engine stays the authority:
+//! this only spares work when the answer is already known.) Every busy or rate-limit answer carries
+//! `Retry-After`.
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::service::{CompareError, Slot};
+use super::{cashfree, didit, error::ApiError, faceki, valify, videosdk, AppState};
+use crate::error::Error;
+
+/// Queue slots a request on this route needs: two photos or one.
+fn slots_needed(method: &Method, route: &str) -> Option<usize> {
+    if method != Method::POST {
+        return None;
+    }
+    match route {
+        "/v1/compare"
+        | "/verification/face-match"
+        | "/ai/v1/face-verification/verify"
+        | "/api/v1.1/face/match/"
+        | "/api/v1/face/match/"
+        | "/v2/face-match/"
+        | "/v3/face-match/" => Some(2),
+        "/v1/detect" | "/v1/embed" | "/v1/identify" | "/v1/subjects" | "/v1/subjects/{id}/faces" | "/facelink/api/face-check" => Some(1),
+        _ => None,
+    }
+}
+
+/// The route's own busy answer.
+fn busy(route: &str) -> Response {
+    let e = || CompareError { slot: Slot::A, error: Error::Busy };
+    if route.starts_with("/verification/") {
+        cashfree::CashfreeError::from(e()).into_response()
+    } else if route.starts_with("/ai/") {
+        videosdk::VideoSdkError::from(e()).into_response()
+    } else if route.starts_with("/api/") {
+        valify::ValifyError::from(e()).into_response()
+    } else if route.starts_with("/v2/") || route.starts_with("/v3/") {
+        didit::DiditError::from(e()).into_response()
+    } else if route.starts_with("/facelink/") {
+        faceki::FacekiError::from(Error::Busy).into_response()
+    } else {
+        ApiError::from(&Error::Busy).into_response()
+    }
+}
+
+pub async fn shed(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string());
+    let needed = route.as_deref().and_then(|r| slots_needed(req.method(), r));
+    let mut resp = match (needed, route) {
+        (Some(n), Some(route)) if !state.engine.has_room(n) => busy(&route),
+        _ => next.run(req).await,
+    };
+    let s = resp.status();
+    if (s == StatusCode::TOO_MANY_REQUESTS || s == StatusCode::SERVICE_UNAVAILABLE) && !resp.headers().contains_key(header::RETRY_AFTER) {
+        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    resp
+}
