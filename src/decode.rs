@@ -16,11 +16,21 @@ pub struct DecodeLimits {
     pub max_dimension: u32,
     /// Shortest side in pixels: below this no face is usable.
     pub min_dimension: u32,
+    /// Decoded size in bytes (width × height × channels × bytes a channel): a 16-bit RGBA photo
+    /// takes 8 bytes a pixel, so the pixel bound alone does not bound memory.
+    pub max_decoded_bytes: u64,
 }
 
 impl Default for DecodeLimits {
     fn default() -> Self {
-        DecodeLimits { max_bytes: 15 * 1024 * 1024, max_pixels: 50_000_000, max_dimension: 16_384, min_dimension: 32 }
+        DecodeLimits {
+            max_bytes: 15 * 1024 * 1024,
+            max_pixels: 50_000_000,
+            max_dimension: 16_384,
+            min_dimension: 32,
+            // 50 megapixels of 8-bit RGB, with room for an alpha channel.
+            max_decoded_bytes: 200 * 1024 * 1024,
+        }
     }
 }
 
@@ -46,14 +56,19 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<RgbImage> {
     let mut image_limits = image::Limits::default();
     image_limits.max_image_width = Some(limits.max_dimension);
     image_limits.max_image_height = Some(limits.max_dimension);
-    // RGBA16 is the widest buffer a decoder makes: 8 bytes a pixel, plus slack for its own state.
-    image_limits.max_alloc = Some(limits.max_pixels.saturating_mul(8).saturating_add(64 << 20));
+    // The decoded buffer (checked exactly below), plus slack for the decoder's own state.
+    image_limits.max_alloc = Some(limits.max_decoded_bytes.saturating_add(64 << 20));
     reader.limits(image_limits);
-    let mut decoder = reader.into_decoder().map_err(map_image_error)?;
+    let fail = |e| map_image_error(e, limits);
+    let mut decoder = reader.into_decoder().map_err(fail)?;
     let (width, height) = decoder.dimensions();
     check_dimensions(width, height, limits)?;
+    let bytes = decoder.total_bytes();
+    if bytes > limits.max_decoded_bytes {
+        return Err(Error::DecodedTooLarge { width, height, bytes, limit: limits.max_decoded_bytes });
+    }
     let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut img = DynamicImage::from_decoder(decoder).map_err(map_image_error)?;
+    let mut img = DynamicImage::from_decoder(decoder).map_err(fail)?;
     img.apply_orientation(orientation);
     Ok(to_rgb8(img))
 }
@@ -99,10 +114,15 @@ fn jpeg_is_complete(bytes: &[u8]) -> bool {
     }
 }
 
-fn map_image_error(e: image::ImageError) -> Error {
+fn map_image_error(e: image::ImageError, limits: &DecodeLimits) -> Error {
     match e {
         image::ImageError::Unsupported(_) => Error::UnsupportedFormat,
-        image::ImageError::Limits(_) => Error::TooManyPixels { width: 0, height: 0, limit: 0 },
+        // Raised before the decoder reports its dimensions: name the limits instead.
+        image::ImageError::Limits(_) => Error::AboveLimits {
+            max_dimension: limits.max_dimension,
+            max_pixels: limits.max_pixels,
+            max_decoded_bytes: limits.max_decoded_bytes,
+        },
         other => Error::Decode(other),
     }
 }
@@ -169,5 +189,41 @@ mod tests {
         assert!(out.len() < 100_000);
         let limits = DecodeLimits { max_pixels: 1_000_000, ..DecodeLimits::default() };
         assert!(matches!(decode(&out, &limits), Err(Error::TooManyPixels { .. })));
+    }
+
+    #[test]
+    fn memory_is_bounded_by_decoded_bytes_not_pixels_alone() {
+        // 16-bit RGBA: 8 bytes a pixel.
+        let img = image::ImageBuffer::<image::Rgba<u16>, _>::from_pixel(100, 100, image::Rgba([1, 2, 3, 4]));
+        let mut png = Vec::new();
+        img.write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
+        let limits = DecodeLimits { max_decoded_bytes: 50_000, ..DecodeLimits::default() };
+        match decode(&png, &limits) {
+            Err(e @ Error::DecodedTooLarge { width: 100, height: 100, bytes: 80_000, limit: 50_000 }) => {
+                assert!(e.to_string().contains("80000 bytes decoded"), "{e}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(decode(&png, &DecodeLimits::default()).is_ok());
+    }
+
+    #[test]
+    fn a_header_above_the_limits_is_named_clearly() {
+        // A real PNG whose header claims 20000x20000.
+        let mut png = png_of(40, 40);
+        png[16..20].copy_from_slice(&20000u32.to_be_bytes());
+        png[20..24].copy_from_slice(&20000u32.to_be_bytes());
+        // The IHDR chunk's CRC-32 (over its type and data), so the header reads as valid.
+        let crc = png[12..29].iter().fold(!0u32, |mut c, &b| {
+            c ^= b as u32;
+            for _ in 0..8 {
+                c = if c & 1 != 0 { (c >> 1) ^ 0xEDB8_8320 } else { c >> 1 };
+            }
+            c
+        });
+        png[29..33].copy_from_slice(&(!crc).to_be_bytes());
+        let e = decode(&png, &DecodeLimits::default()).unwrap_err();
+        let text = e.to_string();
+        assert!(!text.contains("0x0") && text.contains("16384"), "{text}");
     }
 }

@@ -18,6 +18,10 @@ pub enum Error {
     TooManyPixels { width: u32, height: u32, limit: u64 },
     #[error("the image is {width}x{height} pixels, a side is above the limit of {limit}")]
     DimensionTooLarge { width: u32, height: u32, limit: u32 },
+    #[error("the image ({width}x{height} pixels) takes {bytes} bytes decoded, above the limit of {limit} bytes")]
+    DecodedTooLarge { width: u32, height: u32, bytes: u64, limit: u64 },
+    #[error("the image is above the size limits (at most {max_dimension} pixels a side, {max_pixels} pixels, {max_decoded_bytes} bytes decoded)")]
+    AboveLimits { max_dimension: u32, max_pixels: u64, max_decoded_bytes: u64 },
     #[error("the image is {width}x{height} pixels, below the minimum of {min} pixels a side")]
     TooSmall { width: u32, height: u32, min: u32 },
     #[error("no face was found in the image")]
@@ -64,6 +68,8 @@ impl Error {
             | Error::Truncated
             | Error::TooManyPixels { .. }
             | Error::DimensionTooLarge { .. }
+            | Error::DecodedTooLarge { .. }
+            | Error::AboveLimits { .. }
             | Error::TooSmall { .. } => ErrorKind::InvalidImage,
             Error::NoFace => ErrorKind::NoFace,
             Error::Busy => ErrorKind::Busy,
@@ -84,7 +90,9 @@ impl Error {
             Error::ImageTooLarge { .. } => "image_too_large",
             Error::UnsupportedFormat => "unsupported_format",
             Error::Decode(_) | Error::Truncated => "undecodable_image",
-            Error::TooManyPixels { .. } | Error::DimensionTooLarge { .. } => "image_too_many_pixels",
+            Error::TooManyPixels { .. } | Error::DimensionTooLarge { .. } | Error::DecodedTooLarge { .. } | Error::AboveLimits { .. } => {
+                "image_too_many_pixels"
+            }
             Error::TooSmall { .. } => "image_too_small",
             Error::NoFace => "no_face",
             Error::Busy => "busy",

@@ -60,6 +60,13 @@ async fn compare_same_person_and_different_people() {
     assert_eq!(body["image_a"]["face_count"], json!(1));
     assert_eq!(body["image_b"]["used_face"]["landmarks"].as_array().unwrap().len(), 5);
     assert!(body["thresholds"].as_array().unwrap().iter().any(|t| t["fmr"] == json!(0.001)));
+    // The media type's case is not significant (RFC 9110).
+    let req = Request::post("/v1/compare")
+        .header("authorization", NATIVE_BEARER)
+        .header("content-type", "APPLICATION/JSON")
+        .body(Body::from(json!({"image_a": b64(&newton), "image_b": b64(&newton)}).to_string()))
+        .unwrap();
+    assert_eq!(router(state()).oneshot(req).await.unwrap().status(), StatusCode::OK);
     let (status, body) = call("/v1/compare", json!({"image_a": b64(&newton), "image_b": b64(&read(&sample("gauss.png")))})).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["match"], json!(false));

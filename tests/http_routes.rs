@@ -20,7 +20,9 @@ async fn send(state: &AppState, req: Request<Body>) -> (StatusCode, Value) {
 }
 
 fn state() -> AppState {
-    AppState::new(engine_arc(), Arc::new(SqliteStore::in_memory().unwrap()), ServerConfig::default())
+    let store = Arc::new(SqliteStore::in_memory().unwrap());
+    with_native_key(store.as_ref());
+    AppState::new(engine_arc(), store, ServerConfig::default())
 }
 
 /// Each route with the other trailing-slash form reaches the same handler (no credentials: each
@@ -64,4 +66,30 @@ async fn unknown_paths_answer_in_their_apis_shape() {
     }
     let (got, v) = send(&s, Request::get("/nothing").body(Body::empty()).unwrap()).await;
     assert_eq!((got, &v["error"]["code"]), (StatusCode::NOT_FOUND, &json!("not_found")), "{v}");
+}
+
+/// The framework's own refusals (wrong method, malformed query or path, wrong content type) come
+/// in the shape of the path's API, never as empty or plain-text bodies.
+#[tokio::test]
+async fn framework_refusals_answer_in_their_apis_shape() {
+    let s = state();
+    let (st, v) = send(&s, Request::get("/verification/face-match").body(Body::empty()).unwrap()).await;
+    assert_eq!(
+        (st, &v["type"], &v["code"]),
+        (StatusCode::METHOD_NOT_ALLOWED, &json!("invalid_request_error"), &json!("request_invalid")),
+        "{v}"
+    );
+    let (st, v) = send(&s, Request::get("/v2/face-match/").body(Body::empty()).unwrap()).await;
+    assert_eq!(st, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(v["detail"].is_string(), "{v}");
+    let (st, v) = send(&s, Request::get("/v1/compare").body(Body::empty()).unwrap()).await;
+    assert_eq!((st, &v["error"]["code"]), (StatusCode::METHOD_NOT_ALLOWED, &json!("invalid_request")), "{v}");
+    let (st, v) = send(&s, Request::post("/api/o/token/").header("content-type", "application/json").body(Body::from("{}")).unwrap()).await;
+    assert_eq!(st, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(v["message"].is_string(), "{v}");
+    let (st, v) =
+        send(&s, Request::get("/v1/subjects?limit=abc").header("authorization", NATIVE_BEARER).body(Body::empty()).unwrap()).await;
+    assert!(st.is_client_error() && v["error"]["message"].is_string(), "{st} {v}");
+    let (st, v) = send(&s, Request::get("/didit/images/%ff.jpg").body(Body::empty()).unwrap()).await;
+    assert!(st.is_client_error() && v["detail"].is_string(), "{st} {v}");
 }

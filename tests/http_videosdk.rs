@@ -104,6 +104,15 @@ async fn credentials_and_request_errors() {
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     let (s, v) = call(&f, Some(&jwt(&f.apikey, &f.secret, now() - 3600)), body.clone()).await;
     assert_eq!((s, v["message"].as_str()), (StatusCode::UNAUTHORIZED, Some("Token expired")));
+    // A token not valid before an hour from now is refused.
+    let early = encode(
+        &Header::default(),
+        &json!({"apikey": f.apikey, "iat": now(), "nbf": now() + 3600, "exp": now() + 7200}),
+        &EncodingKey::from_secret(f.secret.as_bytes()),
+    )
+    .unwrap();
+    let (s, _) = call(&f, Some(&early), body.clone()).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
     let (s, _) = call(&f, Some(&jwt("unknown-key", &f.secret, now() + 600)), body.clone()).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     let (s, _) = call(&f, Some("not.a.jwt"), body.clone()).await;

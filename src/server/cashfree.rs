@@ -113,6 +113,11 @@ impl From<CompareError> for CashfreeError {
     }
 }
 
+/// A request the framework refused before the handler ran, in Cashfree's shape.
+pub fn refused(status: StatusCode, message: String) -> CashfreeError {
+    CashfreeError { status, kind: "invalid_request_error", code: "request_invalid", message }
+}
+
 /// A path under Cashfree's prefix that no route serves.
 pub fn not_found() -> CashfreeError {
     CashfreeError {

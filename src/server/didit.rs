@@ -132,6 +132,11 @@ impl IntoResponse for DiditError {
     }
 }
 
+/// A request the framework refused before the handler ran, in Didit's shape.
+pub fn refused(status: StatusCode, message: String) -> DiditError {
+    DiditError(status, message)
+}
+
 /// A path under Didit's prefixes that no route serves (Django REST framework's 404).
 pub fn not_found() -> DiditError {
     detail(StatusCode::NOT_FOUND, "Not found.")

@@ -30,6 +30,7 @@ pub mod codes {
     pub const SELFIE_INVALID: i64 = 4004;
     pub const SELFIE_TOO_LARGE: i64 = 4005;
     pub const NO_FACE: i64 = 4006;
+    pub const REQUEST_INVALID: i64 = 4000;
     pub const NOT_FOUND: i64 = 4040;
     pub const BUSY: i64 = 4290;
     pub const INTERNAL: i64 = 5000;
@@ -56,6 +57,11 @@ impl IntoResponse for FacekiError {
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, StoreError> + Send + 'static) -> Result<T, FacekiError> {
     super::store_call(f).await.map_err(FacekiError::from)
+}
+
+/// A request the framework refused before the handler ran, in FACEKI's shape.
+pub fn refused(status: StatusCode, message: String) -> FacekiError {
+    FacekiError(status, codes::REQUEST_INVALID, message)
 }
 
 /// A path under FACEKI's prefixes that no route serves.

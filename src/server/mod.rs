@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod cashfree;
 pub mod crops;
+pub mod dialect;
 pub mod didit;
 pub mod error;
 pub mod faceki;
@@ -21,7 +22,7 @@ pub mod videosdk;
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use tower::ServiceExt;
@@ -178,6 +179,7 @@ pub fn router(state: AppState) -> Router {
             async move { strict.oneshot(with_slash_toggled(req)).await }
         }))
         .layer(axum::middleware::from_fn_with_state(state.clone(), shed::shed))
+        .layer(axum::middleware::from_fn(dialect::in_shape))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
@@ -208,21 +210,7 @@ fn with_slash_toggled(mut req: Request) -> Request {
 
 /// A 404 in the error shape of the API whose path prefix the request shares (native otherwise).
 async fn not_found(uri: axum::http::Uri) -> Response {
-    let p = uri.path();
-    let under = |prefixes: &[&str]| prefixes.iter().any(|x| p.starts_with(x));
-    if under(&["/api/"]) {
-        valify::not_found().into_response()
-    } else if under(&["/v2/", "/v3/", "/auth/v2/", "/didit/"]) {
-        didit::not_found().into_response()
-    } else if under(&["/verification/"]) {
-        cashfree::not_found().into_response()
-    } else if under(&["/ai/"]) {
-        videosdk::not_found().into_response()
-    } else if under(&["/facelink/", "/getToken"]) {
-        faceki::not_found().into_response()
-    } else {
-        error::ApiError::new(axum::http::StatusCode::NOT_FOUND, "not_found", format!("no route for {p}")).into_response()
-    }
+    dialect::Api::of_path(uri.path()).not_found(uri.path())
 }
 
 /// Runs one analysis on the engine's inference threads without blocking the async runtime;

@@ -201,7 +201,8 @@ pub(crate) async fn read_fields(state: &AppState, req: Request, image_names: &[&
     } else {
         // Parsed in place: image strings are base64-decoded straight from the request body, not
         // copied into a JSON tree first (a large photo's body would otherwise be held twice).
-        let is_json = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("json"));
+        let is_json =
+            req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.to_ascii_lowercase().contains("json"));
         if !is_json {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,

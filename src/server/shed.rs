@@ -7,11 +7,10 @@
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
-use super::service::{CompareError, Slot};
-use super::{cashfree, didit, error::ApiError, faceki, valify, videosdk, AppState};
-use crate::error::Error;
+use super::dialect::Api;
+use super::AppState;
 
 /// Queue slots a request on this route needs: two photos or one.
 fn slots_needed(method: &Method, route: &str) -> Option<usize> {
@@ -31,29 +30,11 @@ fn slots_needed(method: &Method, route: &str) -> Option<usize> {
     }
 }
 
-/// The route's own busy answer.
-fn busy(route: &str) -> Response {
-    let e = || CompareError { slot: Slot::A, error: Error::Busy };
-    if route.starts_with("/verification/") {
-        cashfree::CashfreeError::from(e()).into_response()
-    } else if route.starts_with("/ai/") {
-        videosdk::VideoSdkError::from(e()).into_response()
-    } else if route.starts_with("/api/") {
-        valify::ValifyError::from(e()).into_response()
-    } else if route.starts_with("/v2/") || route.starts_with("/v3/") {
-        didit::DiditError::from(e()).into_response()
-    } else if route.starts_with("/facelink/") {
-        faceki::FacekiError::from(Error::Busy).into_response()
-    } else {
-        ApiError::from(&Error::Busy).into_response()
-    }
-}
-
 pub async fn shed(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string());
     let needed = route.as_deref().and_then(|r| slots_needed(req.method(), r));
     let mut resp = match (needed, route) {
-        (Some(n), Some(route)) if !state.engine.has_room(n) => busy(&route),
+        (Some(n), Some(route)) if !state.engine.has_room(n) => Api::of_path(&route).busy(),
         _ => next.run(req).await,
     };
     let s = resp.status();

@@ -121,6 +121,11 @@ impl IntoResponse for ValifyError {
     }
 }
 
+/// A request the framework refused before the handler ran, in Valify's shape.
+pub fn refused(status: StatusCode, message: String) -> ValifyError {
+    ValifyError { status, message, error_code: None }
+}
+
 /// The 404 body of the doc, for paths no route serves.
 pub fn not_found() -> ValifyError {
     err(StatusCode::NOT_FOUND, "Not Found")
@@ -137,9 +142,11 @@ impl From<CompareError> for ValifyError {
             Error::NoFace if e.slot == Slot::A => unprocessable(codes::NO_FACE_FIRST, format!("no face was found in {which}")),
             Error::NoFace => unprocessable(codes::NO_FACE_SECOND, format!("no face was found in {which}")),
             Error::TooSmall { .. } => unprocessable(codes::IMAGE_TOO_SMALL, format!("{which}: {}", e.error)),
-            Error::ImageTooLarge { .. } | Error::TooManyPixels { .. } | Error::DimensionTooLarge { .. } => {
-                unprocessable(codes::IMAGE_TOO_LARGE, format!("{which}: {}", e.error))
-            }
+            Error::ImageTooLarge { .. }
+            | Error::TooManyPixels { .. }
+            | Error::DimensionTooLarge { .. }
+            | Error::DecodedTooLarge { .. }
+            | Error::AboveLimits { .. } => unprocessable(codes::IMAGE_TOO_LARGE, format!("{which}: {}", e.error)),
             other => match other.kind() {
                 ErrorKind::Busy => err(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests – the service is busy, retry shortly"),
                 ErrorKind::Internal => {

@@ -61,6 +61,11 @@ impl From<CompareError> for VideoSdkError {
     }
 }
 
+/// A request the framework refused before the handler ran, in VideoSDK's shape.
+pub fn refused(status: StatusCode, message: String) -> VideoSdkError {
+    VideoSdkError(status, message)
+}
+
 /// A path under VideoSDK's prefix that no route serves.
 pub fn not_found() -> VideoSdkError {
     VideoSdkError(StatusCode::NOT_FOUND, "Not Found".into())
@@ -107,6 +112,7 @@ impl FromRequestParts<AppState> for VideoSdkClient {
             .ok_or_else(|| unauthorized("Invalid token"))?;
         let mut v = Validation::new(Algorithm::HS256);
         v.required_spec_claims = ["exp".to_string()].into_iter().collect();
+        v.validate_nbf = true;
         v.leeway = 30;
         jsonwebtoken::decode::<Claims>(&token, &DecodingKey::from_secret(secret.as_bytes()), &v).map_err(|e| match e.kind() {
             jsonwebtoken::errors::ErrorKind::ExpiredSignature => unauthorized("Token expired"),
