@@ -3,7 +3,7 @@
 //! sockets against a server under `ulimit -n 1024` do not stop a compare.
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -38,16 +38,7 @@ fn start(name: &str) -> Server {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("serving on ").nth(1) {
-                let _ = tx.send(rest.split_whitespace().next().unwrap_or_default().trim_start_matches("http://").to_string());
-            }
-        }
-    });
-    let addr = rx.recv_timeout(Duration::from_secs(60)).expect("the server did not start listening");
+    let addr = listening_url(&mut child).trim_start_matches("http://").to_string();
     Server { child, addr }
 }
 

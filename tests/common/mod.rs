@@ -117,3 +117,19 @@ pub const NATIVE_BEARER: &str = "Bearer test-native-api-key-0123456789";
 pub fn with_native_key<S: facematch::store::Store + ?Sized>(store: &S) {
     store.provision_client("native", "tests", NATIVE_KEY).unwrap();
 }
+
+/// The address a spawned `facematch serve` listens on, read from its stderr ("serving on
+/// http://ADDR"); waits up to a minute. Takes the child's stderr.
+pub fn listening_url(child: &mut std::process::Child) -> String {
+    use std::io::BufRead;
+    let stderr = child.stderr.take().expect("spawn the server with stderr piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("serving on ").nth(1) {
+                let _ = tx.send(rest.split_whitespace().next().unwrap_or_default().to_string());
+            }
+        }
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(60)).expect("the server did not start listening")
+}
