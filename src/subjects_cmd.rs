@@ -132,7 +132,7 @@ pub fn import(
                 }
                 continue;
             };
-            let face = NewFace { embedding: &e, model: &model, sealed_photo: None };
+            let face = NewFace { embedding: &e, model: &model, sealed_photo: None, once: None };
             match &subject_id {
                 None => {
                     let s = store.create_subject(&person.record, &face).map_err(|e| e.to_string())?;

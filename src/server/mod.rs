@@ -255,6 +255,12 @@ pub async fn store_call<T: Send + 'static>(
 ) -> std::result::Result<T, error::ApiError> {
     match tokio::task::spawn_blocking(f).await {
         Ok(Ok(v)) => Ok(v),
+        Ok(Err(e @ crate::store::StoreError::KeyReused)) => {
+            Err(error::ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused", e.to_string()))
+        }
+        Ok(Err(e @ crate::store::StoreError::KeyTargetGone)) => {
+            Err(error::ApiError::new(axum::http::StatusCode::CONFLICT, "idempotency_key_target_deleted", e.to_string()))
+        }
         Ok(Err(e)) => {
             tracing::error!(error = %e, "state store");
             Err(error::ApiError::internal())

@@ -185,6 +185,29 @@ pub(crate) struct Fields {
     pub text: HashMap<String, String>,
 }
 
+impl Fields {
+    /// SHA-256 of the route and every field (names and values, in name order): what makes two
+    /// requests "the same" for an `Idempotency-Key`.
+    pub fn fingerprint(&self, route: &str) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        let field = |h: &mut Sha256, name: &str, value: &[u8]| {
+            for part in [name.as_bytes(), value] {
+                h.update((part.len() as u64).to_le_bytes());
+                h.update(part);
+            }
+        };
+        field(&mut h, "route", route.as_bytes());
+        let mut images: Vec<_> = self.images.iter().collect();
+        images.sort();
+        images.into_iter().for_each(|(k, v)| field(&mut h, k, v));
+        let mut text: Vec<_> = self.text.iter().collect();
+        text.sort();
+        text.into_iter().for_each(|(k, v)| field(&mut h, k, v.as_bytes()));
+        hex::encode(h.finalize())
+    }
+}
+
 pub(crate) async fn read_fields(state: &AppState, req: Request, image_names: &[&str]) -> Result<Fields, ApiError> {
     let max = state.config.max_upload_bytes;
     let mut images = HashMap::new();

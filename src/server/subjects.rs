@@ -2,7 +2,8 @@
 //! `GET|PATCH|DELETE /v1/subjects/{id}`, `POST /v1/subjects/{id}/faces`, and `POST /v1/identify`
 //! (1:N search). The store keeps records and embeddings, never photos; the gallery keeps the
 //! embeddings in memory for the search.
-use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -14,7 +15,7 @@ use super::error::ApiError;
 use super::native::{embed_upload, read_fields, used_face, ErrorBody, NativeClient, UsedFace, MAX_RECORD_BYTES};
 use super::{store_call, AppState};
 use crate::gallery::{FaceRef, Hit};
-use crate::store::{NewFace, RecordUpdate, Subject};
+use crate::store::{NewFace, Once, RecordUpdate, Subject};
 
 /// At most this many candidates per search.
 pub const MAX_TOP_K: usize = 100;
@@ -46,6 +47,23 @@ fn seal(state: &AppState, photo: &[u8]) -> Result<Option<Vec<u8>>, ApiError> {
             tracing::error!(error = %e, "photo encryption");
             ApiError::internal()
         }),
+    }
+}
+
+/// An optional `Idempotency-Key` header (1 to 255 visible ASCII characters): a retry of a
+/// subject write with the same key and the same request answers what the first one wrote, even
+/// after a crash between its commit and its answer; the same key with another request is a 422.
+pub struct IdempotencyKey(pub Option<String>);
+
+impl FromRequestParts<AppState> for IdempotencyKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, ApiError> {
+        let Some(v) = parts.headers.get("idempotency-key") else { return Ok(IdempotencyKey(None)) };
+        match v.to_str() {
+            Ok(k) if !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic()) => Ok(IdempotencyKey(Some(k.to_string()))),
+            _ => Err(ApiError::bad_request("invalid_field", "Idempotency-Key: 1 to 255 visible ASCII characters")),
+        }
     }
 }
 
@@ -133,17 +151,25 @@ impl From<Subject> for SubjectView {
         (status = 422, description = "No face in the photo", body = ErrorBody),
         (status = 503, description = "Busy", body = ErrorBody),
     ))]
-pub async fn enroll(State(state): State<AppState>, _: NativeClient, req: Request) -> Result<(StatusCode, Json<EnrollResponse>), ApiError> {
+pub async fn enroll(
+    State(state): State<AppState>,
+    NativeClient(client): NativeClient,
+    IdempotencyKey(key): IdempotencyKey,
+    req: Request,
+) -> Result<(StatusCode, Json<EnrollResponse>), ApiError> {
     let mut fields = read_fields(&state, req, &["image"]).await?;
+    let hash = fields.fingerprint("POST /v1/subjects");
     let record = parse_record(fields.text.get("record"))?;
     let photo = fields.images.remove("image").unwrap_or_default();
     let sealed = seal(&state, &photo)?;
     let (a, embedding) = embed_upload(&state, photo, "image").await?;
     let model = state.engine.pack().manifest.embedding_model_id();
     let (store, e) = (state.store.clone(), embedding.clone());
-    let subject =
-        store_call(move || store.create_subject(&record, &NewFace { embedding: &e, model: &model, sealed_photo: sealed.as_deref() }))
-            .await?;
+    let subject = store_call(move || {
+        let once = key.as_deref().map(|key| Once { client_id: &client, key, request_hash: &hash });
+        store.create_subject(&record, &NewFace { embedding: &e, model: &model, sealed_photo: sealed.as_deref(), once })
+    })
+    .await?;
     let face_id = subject.faces.first().map(|f| f.face_id.clone()).unwrap_or_default();
     state.gallery.insert(FaceRef { face_id: face_id.clone(), subject_id: subject.subject_id.clone() }, &embedding);
     Ok((
@@ -163,20 +189,25 @@ pub async fn enroll(State(state): State<AppState>, _: NativeClient, req: Request
     ))]
 pub async fn add_face(
     State(state): State<AppState>,
-    _: NativeClient,
+    NativeClient(client): NativeClient,
+    IdempotencyKey(key): IdempotencyKey,
     Path(id): Path<String>,
     req: Request,
 ) -> Result<(StatusCode, Json<FaceView>), ApiError> {
     valid_id(&id)?;
     let mut fields = read_fields(&state, req, &["image"]).await?;
+    let hash = fields.fingerprint(&format!("POST /v1/subjects/{id}/faces"));
     let photo = fields.images.remove("image").unwrap_or_default();
     let sealed = seal(&state, &photo)?;
     let (_, embedding) = embed_upload(&state, photo, "image").await?;
     let model = state.engine.pack().manifest.embedding_model_id();
     let (store, e, sid) = (state.store.clone(), embedding.clone(), id.clone());
-    let face = store_call(move || store.add_face(&sid, &NewFace { embedding: &e, model: &model, sealed_photo: sealed.as_deref() }))
-        .await?
-        .ok_or_else(not_found)?;
+    let face = store_call(move || {
+        let once = key.as_deref().map(|key| Once { client_id: &client, key, request_hash: &hash });
+        store.add_face(&sid, &NewFace { embedding: &e, model: &model, sealed_photo: sealed.as_deref(), once })
+    })
+    .await?
+    .ok_or_else(not_found)?;
     state.gallery.insert(FaceRef { face_id: face.face_id.clone(), subject_id: id }, &embedding);
     Ok((
         StatusCode::CREATED,

@@ -13,6 +13,12 @@ pub enum StoreError {
     Db(String),
     #[error("already exists")]
     Conflict,
+    /// An `Idempotency-Key` already used by this client for a different request.
+    #[error("this Idempotency-Key was already used for a different request")]
+    KeyReused,
+    /// An `Idempotency-Key` whose first request's subject or face has since been deleted.
+    #[error("what this Idempotency-Key created has since been deleted")]
+    KeyTargetGone,
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -107,6 +113,18 @@ pub struct NewFace<'a> {
     pub model: &'a str,
     /// The photo, already encrypted ([`crate::photos::PhotoKey`]); `None` keeps no photo.
     pub sealed_photo: Option<&'a [u8]>,
+    /// Write at most once per client and key: a retry of the same request returns what the
+    /// first one wrote, in the same transaction as the write itself (so a crash between the
+    /// commit and the answer cannot make a retry write twice).
+    pub once: Option<Once<'a>>,
+}
+
+/// A client's `Idempotency-Key` and the fingerprint of the request it came with.
+#[derive(Debug, Clone, Copy)]
+pub struct Once<'a> {
+    pub client_id: &'a str,
+    pub key: &'a str,
+    pub request_hash: &'a str,
 }
 
 /// A stored face with its embedding, as loaded into the in-memory gallery.
@@ -146,9 +164,11 @@ pub trait Store: Send + Sync {
     fn release_cashfree_id(&self, verification_id: &str) -> StoreResult<()>;
     fn complete_cashfree(&self, record: &CashfreeRecord) -> StoreResult<()>;
 
-    /// Enrolls a subject with its first face, in one transaction.
+    /// Enrolls a subject with its first face, in one transaction. With `face.once` already used
+    /// for the same request: the subject that request created, unchanged.
     fn create_subject(&self, record: &serde_json::Value, face: &NewFace) -> StoreResult<Subject>;
-    /// Adds a face to an existing subject (`None`: no such subject).
+    /// Adds a face to an existing subject (`None`: no such subject). With `face.once` already
+    /// used for the same request: the face that request added.
     fn add_face(&self, subject_id: &str, face: &NewFace) -> StoreResult<Option<FaceInfo>>;
     fn subject(&self, subject_id: &str) -> StoreResult<Option<Subject>>;
     /// Subjects by creation time, `limit` from `offset`.

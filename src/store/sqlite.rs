@@ -73,6 +73,16 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX faces_model ON faces(model);",
     // v4: enrolled photos, encrypted, only when the operator configures a photo key.
     "ALTER TABLE faces ADD COLUMN photo BLOB;",
+    // v5: Idempotency-Keys of subject writes: what each (client, key) wrote, and for which request.
+    "CREATE TABLE idempotency (
+        client_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        request_hash TEXT NOT NULL,
+        subject_id TEXT NOT NULL,
+        face_id TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (client_id, key)
+    );",
 ];
 
 pub struct SqliteStore {
@@ -291,6 +301,9 @@ impl Store for SqliteStore {
     fn create_subject(&self, record: &serde_json::Value, face: &NewFace) -> StoreResult<Subject> {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(db)?;
+        if let Some((subject_id, _)) = earlier_write(&tx, face.once.as_ref())? {
+            return read_subject(&tx, &subject_id).map_err(db)?.ok_or(StoreError::KeyTargetGone);
+        }
         let subject_id = uuid::Uuid::new_v4().to_string();
         let now = iso_now();
         let (full_name, document_id, status) = indexed(record);
@@ -299,7 +312,8 @@ impl Store for SqliteStore {
             params![subject_id, record.to_string(), full_name, document_id, status, now],
         )
         .map_err(db)?;
-        insert_face(&tx, &subject_id, face, &now).map_err(db)?;
+        let info = insert_face(&tx, &subject_id, face, &now).map_err(db)?;
+        record_write(&tx, face.once.as_ref(), &subject_id, &info.face_id, &now)?;
         let subject = read_subject(&tx, &subject_id).map_err(db)?;
         tx.commit().map_err(db)?;
         subject.ok_or_else(|| StoreError::Db("subject vanished during its own transaction".into()))
@@ -308,6 +322,11 @@ impl Store for SqliteStore {
     fn add_face(&self, subject_id: &str, face: &NewFace) -> StoreResult<Option<FaceInfo>> {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(db)?;
+        if let Some((first_subject, face_id)) = earlier_write(&tx, face.once.as_ref())? {
+            // The request fingerprint covers the path, so the subject is this one.
+            let s = read_subject(&tx, &first_subject).map_err(db)?.ok_or(StoreError::KeyTargetGone)?;
+            return s.faces.into_iter().find(|f| f.face_id == face_id).map(Some).ok_or(StoreError::KeyTargetGone);
+        }
         let exists: Option<i64> =
             tx.query_row("SELECT 1 FROM subjects WHERE subject_id = ?1", params![subject_id], |r| r.get(0)).optional().map_err(db)?;
         if exists.is_none() {
@@ -315,6 +334,7 @@ impl Store for SqliteStore {
         }
         let now = iso_now();
         let info = insert_face(&tx, subject_id, face, &now).map_err(db)?;
+        record_write(&tx, face.once.as_ref(), subject_id, &info.face_id, &now)?;
         tx.execute("UPDATE subjects SET updated_at = ?2 WHERE subject_id = ?1", params![subject_id, now]).map_err(db)?;
         tx.commit().map_err(db)?;
         Ok(Some(info))
@@ -429,6 +449,35 @@ fn indexed(record: &serde_json::Value) -> (Option<String>, Option<String>, Strin
     (text("fullName"), text("documentId"), text("status").unwrap_or_else(|| "ACCEPTED".into()))
 }
 
+/// What an earlier request with this client's key wrote: (subject id, face id); `KeyReused` when
+/// that request was a different one.
+fn earlier_write(tx: &Connection, once: Option<&Once>) -> StoreResult<Option<(String, String)>> {
+    let Some(o) = once else { return Ok(None) };
+    let row: Option<(String, String, String)> = tx
+        .query_row(
+            "SELECT request_hash, subject_id, face_id FROM idempotency WHERE client_id = ?1 AND key = ?2",
+            params![o.client_id, o.key],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()
+        .map_err(db)?;
+    match row {
+        Some((hash, _, _)) if hash != o.request_hash => Err(StoreError::KeyReused),
+        Some((_, subject_id, face_id)) => Ok(Some((subject_id, face_id))),
+        None => Ok(None),
+    }
+}
+
+fn record_write(tx: &Connection, once: Option<&Once>, subject_id: &str, face_id: &str, now: &str) -> StoreResult<()> {
+    let Some(o) = once else { return Ok(()) };
+    tx.execute(
+        "INSERT INTO idempotency (client_id, key, request_hash, subject_id, face_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![o.client_id, o.key, o.request_hash, subject_id, face_id, now],
+    )
+    .map_err(db)?;
+    Ok(())
+}
+
 fn insert_face(tx: &Connection, subject_id: &str, face: &NewFace, now: &str) -> rusqlite::Result<FaceInfo> {
     let info = FaceInfo {
         face_id: uuid::Uuid::new_v4().to_string(),
@@ -531,13 +580,13 @@ mod tests {
         let subj = s
             .create_subject(
                 &serde_json::json!({"fullName": "Ada", "documentId": "X1", "kyc": {"a": 1}}),
-                &NewFace { embedding: &e, model: "m1", sealed_photo: None },
+                &NewFace { embedding: &e, model: "m1", sealed_photo: None, once: None },
             )
             .unwrap();
         assert_eq!((subj.full_name.as_deref(), subj.document_id.as_deref(), subj.status.as_str()), (Some("Ada"), Some("X1"), "ACCEPTED"));
         assert_eq!(subj.faces.len(), 1);
-        s.add_face(&subj.subject_id, &NewFace { embedding: &e, model: "m2", sealed_photo: None }).unwrap().unwrap();
-        assert!(s.add_face("nobody", &NewFace { embedding: &e, model: "m1", sealed_photo: None }).unwrap().is_none());
+        s.add_face(&subj.subject_id, &NewFace { embedding: &e, model: "m2", sealed_photo: None, once: None }).unwrap().unwrap();
+        assert!(s.add_face("nobody", &NewFace { embedding: &e, model: "m1", sealed_photo: None, once: None }).unwrap().is_none());
         assert_eq!(s.face_models().unwrap(), vec![("m1".to_string(), 1), ("m2".to_string(), 1)]);
         let RecordUpdate::Updated(patched) =
             s.update_subject(&subj.subject_id, &serde_json::json!({"fullName": "Ada L", "kyc": {"a": null, "b": 2}}), 1024).unwrap()
