@@ -29,7 +29,8 @@ pub struct CashfreeFaceMatchRequest {
     first_image: Vec<u8>,
     #[schema(value_type = String, format = Binary)]
     second_image: Vec<u8>,
-    /// 0 < threshold < 1, default "0.75": the calibrated score at or above which the result is YES.
+    /// 0 < threshold < 1, default "0.75" (which stands for the deployment's decision point):
+    /// `face_match_result` is YES when `face_match_score`, as printed, is at or above it.
     threshold: Option<String>,
 }
 

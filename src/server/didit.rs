@@ -66,7 +66,8 @@ pub struct DiditWarning {
 pub struct DiditV2FaceMatch {
     /// `Approved`, `In Review` or `Declined`.
     pub status: String,
-    /// 0-100, two decimals; null when a face is missing.
+    /// 0-100, two decimals (rounded down); 30 stands for the deployment's decision point (README,
+    /// "Vendor scores"); null when a face is missing.
     pub score: Option<f64>,
     /// URL of the aligned user face crop (expires after 60 minutes).
     pub source_image: Option<String>,

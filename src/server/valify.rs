@@ -51,7 +51,8 @@ pub struct ValifyMatchRequest {
 #[derive(Serialize, ToSchema)]
 pub struct ValifyMatchResult {
     pub is_similar: bool,
-    /// 0..1: the calibrated score.
+    /// 0..1: the calibrated score on a scale where 0.75 stands for the deployment's decision point
+    /// (README, "Vendor scores").
     pub confidence: f64,
 }
 
