@@ -12,6 +12,8 @@ pub mod embed;
 pub mod engine;
 pub mod error;
 pub mod eval;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gallery;
 pub mod image_input;
 pub mod letterbox;

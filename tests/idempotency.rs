@@ -15,7 +15,11 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 
 async fn post(state: &AppState, path: &str, key: Option<&str>, body: Value) -> (StatusCode, Value) {
-    let mut req = Request::post(path).header("authorization", NATIVE_BEARER).header("content-type", "application/json");
+    send(state, "POST", path, key, body).await
+}
+
+async fn send(state: &AppState, method: &str, path: &str, key: Option<&str>, body: Value) -> (StatusCode, Value) {
+    let mut req = Request::builder().method(method).uri(path).header("authorization", NATIVE_BEARER).header("content-type", "application/json");
     if let Some(k) = key {
         req = req.header("idempotency-key", k);
     }
@@ -75,5 +79,42 @@ async fn a_retried_enrollment_is_written_once() {
     let (s, v) = post(&state, "/v1/subjects", Some("bad key with spaces"), body).await;
     assert_eq!((s, &v["error"]["code"]), (StatusCode::BAD_REQUEST, &json!("invalid_field")), "{v}");
     assert!(v["error"]["message"].as_str().unwrap().starts_with("Idempotency-Key"));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A record update and a deletion with a key happen once: the retry of a patch does not apply it
+/// over a change made since, and the retry of a deletion answers 204 again instead of a 404 that
+/// would make a client believe the subject never existed.
+#[tokio::test]
+async fn a_retried_update_or_deletion_happens_once() {
+    let dir = std::env::temp_dir().join(format!("fm-idem-w-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (store, state) = open(&dir.join("facematch.sqlite"));
+    let photo = base64::engine::general_purpose::STANDARD.encode(read(&sample("newton.png")));
+    let (s, v) = post(&state, "/v1/subjects", None, json!({"image": photo, "record": {"status": "PENDING"}})).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let path = format!("/v1/subjects/{}", v["subject_id"].as_str().unwrap());
+    let approve = json!({"record": {"status": "ACCEPTED"}});
+    let (s, v) = send(&state, "PATCH", &path, Some("approve-1"), approve.clone()).await;
+    assert_eq!((s, &v["record"]["status"]), (StatusCode::OK, &json!("ACCEPTED")), "{v}");
+    // Another writer changes the status; the retry of the first patch must not undo that change.
+    let (s, _) = send(&state, "PATCH", &path, None, json!({"record": {"status": "REJECTED"}})).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, v) = send(&state, "PATCH", &path, Some("approve-1"), approve).await;
+    assert_eq!((s, &v["record"]["status"]), (StatusCode::OK, &json!("REJECTED")), "the retry applied its patch again: {v}");
+    let (s, v) = send(&state, "PATCH", &path, Some("approve-1"), json!({"record": {"status": "X"}})).await;
+    assert_eq!((s, &v["error"]["code"]), (StatusCode::UNPROCESSABLE_ENTITY, &json!("idempotency_key_reused")), "{v}");
+    // Deletion: 204, and 204 again on the retry with the key; a retry without one is a 404.
+    let (s, _) = send(&state, "DELETE", &path, Some("delete-1"), Value::Null).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = send(&state, "DELETE", &path, Some("delete-1"), Value::Null).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, v) = send(&state, "DELETE", &path, None, Value::Null).await;
+    assert_eq!((s, &v["error"]["code"]), (StatusCode::NOT_FOUND, &json!("subject_not_found")), "{v}");
+    assert_eq!(store.count_subjects().unwrap(), 0);
+    // The patch's retry, once its subject is gone: 409, in the native shape.
+    let (s, v) = send(&state, "PATCH", &path, Some("approve-1"), json!({"record": {"status": "ACCEPTED"}})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -180,7 +180,7 @@ impl FromRequestParts<AppState> for NativeClient {
 }
 
 /// The request's images and text fields, from JSON or multipart.
-pub(crate) struct Fields {
+pub struct Fields {
     pub images: HashMap<String, Vec<u8>>,
     pub text: HashMap<String, String>,
 }
@@ -189,30 +189,34 @@ impl Fields {
     /// SHA-256 of the route and every field (names and values, in name order): what makes two
     /// requests "the same" for an `Idempotency-Key`.
     pub fn fingerprint(&self, route: &str) -> String {
-        use sha2::{Digest, Sha256};
-        let mut h = Sha256::new();
-        let field = |h: &mut Sha256, name: &str, value: &[u8]| {
-            for part in [name.as_bytes(), value] {
-                h.update((part.len() as u64).to_le_bytes());
-                h.update(part);
-            }
-        };
-        field(&mut h, "route", route.as_bytes());
-        let mut images: Vec<_> = self.images.iter().collect();
+        let mut images: Vec<_> = self.images.iter().map(|(k, v)| (k.as_str(), v.as_slice())).collect();
         images.sort();
-        images.into_iter().for_each(|(k, v)| field(&mut h, k, v));
-        let mut text: Vec<_> = self.text.iter().collect();
+        let mut text: Vec<_> = self.text.iter().map(|(k, v)| (k.as_str(), v.as_bytes())).collect();
         text.sort();
-        text.into_iter().for_each(|(k, v)| field(&mut h, k, v.as_bytes()));
-        hex::encode(h.finalize())
+        fingerprint(route, images.into_iter().chain(text))
     }
 }
 
+/// SHA-256 of a route and named values, each length-prefixed (so no two lists hash alike).
+pub fn fingerprint<'a>(route: &'a str, fields: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for (name, value) in std::iter::once(("route", route.as_bytes())).chain(fields) {
+        for part in [name.as_bytes(), value] {
+            h.update((part.len() as u64).to_le_bytes());
+            h.update(part);
+        }
+    }
+    hex::encode(h.finalize())
+}
+
 pub(crate) async fn read_fields(state: &AppState, req: Request, image_names: &[&str]) -> Result<Fields, ApiError> {
-    let max = state.config.max_upload_bytes;
-    let mut images = HashMap::new();
-    let mut text = HashMap::new();
-    if form::is_multipart(req.headers()) {
+    read_body(req, image_names, state.config.max_upload_bytes).await
+}
+
+/// The native reader of a request body (JSON or multipart), images bounded by `max` bytes.
+pub async fn read_body(req: Request, image_names: &[&str], max: usize) -> Result<Fields, ApiError> {
+    let (images, text) = if form::is_multipart(req.headers()) {
         let f = form::read(req, image_names, max, text_limit).await.map_err(|e| match e {
             FormError::BodyTooLarge | FormError::FileTooLarge { .. } => {
                 ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "image_too_large", e.to_string())
@@ -220,10 +224,8 @@ pub(crate) async fn read_fields(state: &AppState, req: Request, image_names: &[&
             FormError::TextTooLong { .. } => ApiError::bad_request("field_too_long", e.to_string()),
             FormError::NotMultipart | FormError::Malformed => ApiError::bad_request("invalid_multipart", e.to_string()),
         })?;
-        (images, text) = (f.files, f.text);
+        (f.files, f.text)
     } else {
-        // Parsed in place: image strings are base64-decoded straight from the request body, not
-        // copied into a JSON tree first (a large photo's body would otherwise be held twice).
         let is_json =
             req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.to_ascii_lowercase().contains("json"));
         if !is_json {
@@ -234,56 +236,71 @@ pub(crate) async fn read_fields(state: &AppState, req: Request, image_names: &[&
             ));
         }
         let body = axum::body::Bytes::from_request(req, &()).await.map_err(|e| ApiError::new(e.status(), "invalid_json", e.body_text()))?;
-        let obj: HashMap<std::borrow::Cow<'_, str>, &serde_json::value::RawValue> = serde_json::from_slice(&body)
-            .map_err(|e| ApiError::bad_request("invalid_json", format!("the body must be a JSON object ({e})")))?;
-        for (k, raw) in obj {
-            let k = k.as_ref();
-            if image_names.contains(&k) {
-                let owned: String;
-                let s = match serde_json::from_str::<&str>(raw.get()) {
-                    Ok(s) => s,
-                    // Escapes (e.g. `\/`) need an owned copy; anything else is not a string.
-                    Err(_) => {
-                        owned = serde_json::from_str::<String>(raw.get())
-                            .map_err(|_| ApiError::bad_request("invalid_field", format!("{k}: must be a base64 string")))?;
-                        &owned
-                    }
-                };
-                let bytes = decode_base64_image(s, max).map_err(|e| {
-                    let mut a = ApiError::from(e);
-                    a.message = format!("{k}: {}", a.message);
-                    a
-                })?;
-                images.insert(k.to_string(), bytes);
-            } else {
-                // A field of the wrong type is refused, never read as absent: a caller who sent
-                // `"fmr": [1e-6]` must not get a decision at the default.
-                let wrong = || {
-                    let expected = if k == "record" { "a JSON object" } else { "a string or a number" };
-                    ApiError::bad_request("invalid_field", format!("{k}: must be {expected}"))
-                };
-                let v: Value = serde_json::from_str(raw.get()).map_err(|_| wrong())?;
-                let s = match &v {
-                    Value::Object(_) if k == "record" => v.to_string(),
-                    _ if k == "record" => return Err(wrong()),
-                    Value::String(s) => s.clone(),
-                    Value::Number(n) if n.as_f64().is_some_and(f64::is_finite) => n.to_string(),
-                    Value::Bool(b) => b.to_string(),
-                    _ => return Err(wrong()),
-                };
-                if s.len() > text_limit(k) {
-                    return Err(ApiError::bad_request("field_too_long", format!("{k}: at most {} bytes", text_limit(k))));
-                }
-                text.insert(k.to_string(), s);
-            }
-        }
-    }
+        json_fields(&body, image_names, max)?
+    };
     for name in image_names {
         if !images.contains_key(*name) {
             return Err(ApiError::bad_request("missing_image", format!("`{name}` is required")));
         }
     }
     Ok(Fields { images, text })
+}
+
+type FieldMaps = (HashMap<String, Vec<u8>>, HashMap<String, String>);
+
+/// A JSON body's images (base64, decoded) and text fields. Parsed in place: image strings are
+/// base64-decoded straight from the body, not copied into a JSON tree first (a large photo's body
+/// would otherwise be held twice).
+pub fn json_fields(body: &[u8], image_names: &[&str], max: usize) -> Result<FieldMaps, ApiError> {
+    let (mut images, mut text) = (HashMap::new(), HashMap::new());
+    let obj: HashMap<std::borrow::Cow<'_, str>, &serde_json::value::RawValue> = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request("invalid_json", format!("the body must be a JSON object ({e})")))?;
+    for (k, raw) in obj {
+        let k = k.as_ref();
+        if image_names.contains(&k) {
+            let owned: String;
+            let s = match serde_json::from_str::<&str>(raw.get()) {
+                Ok(s) => s,
+                // Escapes (e.g. `\/`) need an owned copy; anything else is not a string.
+                Err(_) => {
+                    owned = serde_json::from_str::<String>(raw.get())
+                        .map_err(|_| ApiError::bad_request("invalid_field", format!("{k}: must be a base64 string")))?;
+                    &owned
+                }
+            };
+            let bytes = decode_base64_image(s, max).map_err(|e| {
+                let mut a = ApiError::from(e);
+                a.message = format!("{k}: {}", a.message);
+                a
+            })?;
+            images.insert(k.to_string(), bytes);
+        } else {
+            text.insert(k.to_string(), text_value(k, raw)?);
+        }
+    }
+    Ok((images, text))
+}
+
+/// A non-image JSON field as text. A field of the wrong type is refused, never read as absent: a
+/// caller who sent `"fmr": [1e-6]` must not get a decision at the default.
+fn text_value(k: &str, raw: &serde_json::value::RawValue) -> Result<String, ApiError> {
+    let wrong = || {
+        let expected = if k == "record" { "a JSON object" } else { "a string or a number" };
+        ApiError::bad_request("invalid_field", format!("{k}: must be {expected}"))
+    };
+    let v: Value = serde_json::from_str(raw.get()).map_err(|_| wrong())?;
+    let s = match &v {
+        Value::Object(_) if k == "record" => v.to_string(),
+        _ if k == "record" => return Err(wrong()),
+        Value::String(s) => s.clone(),
+        Value::Number(n) if n.as_f64().is_some_and(f64::is_finite) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        _ => return Err(wrong()),
+    };
+    if s.len() > text_limit(k) {
+        return Err(ApiError::bad_request("field_too_long", format!("{k}: at most {} bytes", text_limit(k))));
+    }
+    Ok(s)
 }
 
 pub(crate) fn used_face(a: &Analysis) -> Option<UsedFace> {
@@ -323,7 +340,7 @@ impl From<CompareError> for ApiError {
 
 /// The decision threshold on the calibrated score: `fmr` (a false-match rate) or `threshold` (a
 /// score) from the request, else the server's default.
-fn decision_threshold(fields: &Fields, default: f32) -> Result<f32, ApiError> {
+pub fn decision_threshold(fields: &Fields, default: f32) -> Result<f32, ApiError> {
     let parse = |k: &str| -> Result<Option<f64>, ApiError> {
         match fields.text.get(k) {
             None => Ok(None),

@@ -12,7 +12,7 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::ApiError;
-use super::native::{embed_upload, read_fields, used_face, ErrorBody, NativeClient, UsedFace, MAX_RECORD_BYTES};
+use super::native::{embed_upload, fingerprint, read_fields, used_face, ErrorBody, NativeClient, UsedFace, MAX_RECORD_BYTES};
 use super::{store_call, AppState};
 use crate::gallery::{FaceRef, Hit};
 use crate::store::{NewFace, Once, RecordUpdate, Subject};
@@ -283,19 +283,22 @@ pub async fn get(State(state): State<AppState>, _: NativeClient, Path(id): Path<
     responses((status = 200, body = SubjectView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn patch(
     State(state): State<AppState>,
-    _: NativeClient,
+    NativeClient(client): NativeClient,
+    IdempotencyKey(key): IdempotencyKey,
     Path(id): Path<String>,
     req: Request,
 ) -> Result<Json<SubjectView>, ApiError> {
     valid_id(&id)?;
     let Json(body): Json<Value> =
         Json::from_request(req, &()).await.map_err(|e| ApiError::new(e.status(), "invalid_json", e.body_text()))?;
-    let patch = match body.get("record") {
-        Some(p @ Value::Object(_)) if p.to_string().len() <= MAX_RECORD_BYTES => p.clone(),
-        _ => return Err(ApiError::bad_request("invalid_record", format!("record: a JSON object of at most {MAX_RECORD_BYTES} bytes"))),
-    };
+    let patch = patch_of(&body)?.clone();
+    let hash = fingerprint(&format!("PATCH /v1/subjects/{id}"), [("record", patch.to_string().as_bytes())]);
     let store = state.store.clone();
-    match store_call(move || store.update_subject(&id, &patch, MAX_RECORD_BYTES)).await? {
+    let update = store_call(move || {
+        let once = key.as_deref().map(|key| Once { client_id: &client, key, request_hash: &hash });
+        store.update_subject(&id, &patch, MAX_RECORD_BYTES, once)
+    });
+    match update.await? {
         RecordUpdate::Updated(s) => Ok(Json(s.into())),
         RecordUpdate::NotFound => Err(not_found()),
         RecordUpdate::TooLarge => {
@@ -304,13 +307,31 @@ pub async fn patch(
     }
 }
 
+/// The merge patch of a PATCH body: `record`, a JSON object of at most [`MAX_RECORD_BYTES`].
+pub fn patch_of(body: &Value) -> Result<&Value, ApiError> {
+    match body.get("record") {
+        Some(p @ Value::Object(_)) if p.to_string().len() <= MAX_RECORD_BYTES => Ok(p),
+        _ => Err(ApiError::bad_request("invalid_record", format!("record: a JSON object of at most {MAX_RECORD_BYTES} bytes"))),
+    }
+}
+
 /// Delete a subject: its record and embeddings are removed from the database file and the gallery.
 #[utoipa::path(delete, path = "/v1/subjects/{id}", tag = "subjects", params(("id" = String, Path)), security(("api_key" = [])),
     responses((status = 204, description = "Deleted"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn delete(State(state): State<AppState>, _: NativeClient, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn delete(
+    State(state): State<AppState>,
+    NativeClient(client): NativeClient,
+    IdempotencyKey(key): IdempotencyKey,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     valid_id(&id)?;
+    let hash = fingerprint(&format!("DELETE /v1/subjects/{id}"), []);
     let (store, sid) = (state.store.clone(), id.clone());
-    if !store_call(move || store.delete_subject(&sid)).await? {
+    let deleted = store_call(move || {
+        let once = key.as_deref().map(|key| Once { client_id: &client, key, request_hash: &hash });
+        store.delete_subject(&sid, once)
+    });
+    if !deleted.await? {
         return Err(not_found());
     }
     state.gallery.remove_subject(&id);

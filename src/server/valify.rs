@@ -208,35 +208,19 @@ pub async fn face_match(
         StatusCode::UNSUPPORTED_MEDIA_TYPE => err(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported Media Type"),
         _ => bad_request(),
     })?;
-    // Fields at the top level (the doc's Python example) or under `data` (its table).
-    let fields = body.get("data").filter(|d| d.is_object()).unwrap_or(&body);
-    let text = |k: &str| fields.get(k).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
-    let (Some(first), Some(second), Some(bundle_key)) = (text("first_img"), text("second_img"), text("bundle_key")) else {
-        return Err(bad_request());
-    };
-    if bundle_key.len() > 128 || text("lang").is_some_and(|l| l.len() > 16) {
-        return Err(bad_request());
-    }
-    let max = state.config.max_upload_bytes;
-    let decode = |s: &str, which: &str| {
-        decode_base64_image(s, max).map_err(|e| match e {
-            InputError::TooLarge { .. } => unprocessable(codes::IMAGE_TOO_LARGE, format!("{which}: larger than {max} bytes")),
-            _ => err(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported Media Type"),
-        })
-    };
-    let (a, b) = (decode(first, "first_img")?, decode(second, "second_img")?);
+    let ValifyRequest { first, second, bundle_key } = request_of(&body, state.config.max_upload_bytes)?;
     let store = state.store.clone();
-    let key = bundle_key.to_string();
+    let key = bundle_key.clone();
     let remaining = match blocking(move || store.use_bundle_trial(&key)).await? {
         BundleUse::Unknown => return Err(err(StatusCode::UNAUTHORIZED, "Unauthorized – your Bundle key is invalid")),
         BundleUse::Exhausted => return Err(unprocessable(codes::TRIALS_EXHAUSTED, "no trials remaining for this bundle key".into())),
         BundleUse::Ok { remaining } => remaining.unwrap_or(UNLIMITED_TRIALS),
     };
     let transaction_id = crate::store::random_hex(16);
-    let outcome = compare(&state, a, b).await;
+    let outcome = compare(&state, first, second).await;
     let record = ValifyTransaction {
         transaction_id: transaction_id.clone(),
-        bundle_key: bundle_key.to_string(),
+        bundle_key,
         client_id,
         is_similar: outcome.as_ref().ok().map(|o| o.0),
         confidence: outcome.as_ref().ok().map(|o| o.1),
@@ -246,6 +230,34 @@ pub async fn face_match(
     blocking(move || store.record_valify(&record)).await?;
     let (is_similar, confidence) = outcome?;
     Ok(Json(ValifyMatchResponse { result: ValifyMatchResult { is_similar, confidence }, transaction_id, trials_remaining: remaining }))
+}
+
+/// A match request's photos (decoded from base64) and bundle key.
+pub struct ValifyRequest {
+    pub first: Vec<u8>,
+    pub second: Vec<u8>,
+    pub bundle_key: String,
+}
+
+/// Reads a match request: fields at the top level (the doc's Python example) or under `data` (its
+/// table); photos bounded by `max` bytes.
+pub fn request_of(body: &Value, max: usize) -> Result<ValifyRequest, ValifyError> {
+    let fields = body.get("data").filter(|d| d.is_object()).unwrap_or(body);
+    let text = |k: &str| fields.get(k).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
+    let (Some(first), Some(second), Some(bundle_key)) = (text("first_img"), text("second_img"), text("bundle_key")) else {
+        return Err(bad_request());
+    };
+    if bundle_key.len() > 128 || text("lang").is_some_and(|l| l.len() > 16) {
+        return Err(bad_request());
+    }
+    let decode = |s: &str, which: &str| {
+        decode_base64_image(s, max).map_err(|e| match e {
+            InputError::TooLarge { .. } => unprocessable(codes::IMAGE_TOO_LARGE, format!("{which}: larger than {max} bytes")),
+            _ => err(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported Media Type"),
+        })
+    };
+    let (a, b) = (decode(first, "first_img")?, decode(second, "second_img")?);
+    Ok(ValifyRequest { first: a, second: b, bundle_key: bundle_key.to_string() })
 }
 
 async fn compare(state: &AppState, a: Vec<u8>, b: Vec<u8>) -> Result<(bool, f64), ValifyError> {

@@ -144,7 +144,13 @@ pub async fn verify(State(state): State<AppState>, _: VideoSdkClient, req: Reque
         }
         _ => VideoSdkError(StatusCode::BAD_REQUEST, "Invalid JSON body".into()),
     })?;
-    let max = state.config.max_upload_bytes;
+    let (a, b) = images_of(&body, state.config.max_upload_bytes)?;
+    let pair = service::compare(&state, a, b).await?;
+    Ok(Json(VideoSdkVerifyResponse { verified: pair.require_faces()?.is_match }))
+}
+
+/// The two photos of a verify request, decoded from base64 and bounded by `max` bytes.
+pub fn images_of(body: &Value, max: usize) -> Result<(Vec<u8>, Vec<u8>), VideoSdkError> {
     let image = |name: &str| {
         let field =
             body.get(name).and_then(Value::as_str).ok_or_else(|| VideoSdkError(StatusCode::BAD_REQUEST, format!("{name} is required")))?;
@@ -153,7 +159,5 @@ pub async fn verify(State(state): State<AppState>, _: VideoSdkClient, req: Reque
             VideoSdkError(status, format!("{name}: {e}"))
         })
     };
-    let (a, b) = (image(IMAGES.0)?, image(IMAGES.1)?);
-    let pair = service::compare(&state, a, b).await?;
-    Ok(Json(VideoSdkVerifyResponse { verified: pair.require_faces()?.is_match }))
+    Ok((image(IMAGES.0)?, image(IMAGES.1)?))
 }

@@ -364,9 +364,14 @@ impl Store for SqliteStore {
         self.conn().query_row("SELECT COUNT(*) FROM subjects", [], |r| r.get(0)).map_err(db)
     }
 
-    fn update_subject(&self, subject_id: &str, patch: &serde_json::Value, max_record_bytes: usize) -> StoreResult<RecordUpdate> {
+    fn update_subject(&self, subject_id: &str, patch: &serde_json::Value, max_record_bytes: usize, once: Option<Once>)
+        -> StoreResult<RecordUpdate> {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(db)?;
+        if earlier_write(&tx, once.as_ref())?.is_some() {
+            // The fingerprint covers the path, so the subject is this one.
+            return read_subject(&tx, subject_id).map_err(db)?.map(RecordUpdate::Updated).ok_or(StoreError::KeyTargetGone);
+        }
         let Some(mut subject) = read_subject(&tx, subject_id).map_err(db)? else { return Ok(RecordUpdate::NotFound) };
         merge_patch(&mut subject.record, patch);
         let record = subject.record.to_string();
@@ -375,19 +380,29 @@ impl Store for SqliteStore {
             return Ok(RecordUpdate::TooLarge);
         }
         let (full_name, document_id, status) = indexed(&subject.record);
+        let now = iso_now();
         tx.execute(
             "UPDATE subjects SET record = ?2, full_name = ?3, document_id = ?4, status = ?5, updated_at = ?6 WHERE subject_id = ?1",
-            params![subject_id, record, full_name, document_id, status, iso_now()],
+            params![subject_id, record, full_name, document_id, status, now],
         )
         .map_err(db)?;
+        record_write(&tx, once.as_ref(), subject_id, "", &now)?;
         let updated = read_subject(&tx, subject_id).map_err(db)?;
         tx.commit().map_err(db)?;
         Ok(updated.map_or(RecordUpdate::NotFound, RecordUpdate::Updated))
     }
 
-    fn delete_subject(&self, subject_id: &str) -> StoreResult<bool> {
-        let conn = self.conn();
-        let n = conn.execute("DELETE FROM subjects WHERE subject_id = ?1", params![subject_id]).map_err(db)?;
+    fn delete_subject(&self, subject_id: &str, once: Option<Once>) -> StoreResult<bool> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(db)?;
+        if earlier_write(&tx, once.as_ref())?.is_some() {
+            return Ok(true);
+        }
+        let n = tx.execute("DELETE FROM subjects WHERE subject_id = ?1", params![subject_id]).map_err(db)?;
+        if n > 0 {
+            record_write(&tx, once.as_ref(), subject_id, "", &iso_now())?;
+        }
+        tx.commit().map_err(db)?;
         if n > 0 {
             // The WAL still holds the pages as they were before the delete: copy the zeroed pages
             // into the database file and truncate the log, so no copy of the embedding remains.
@@ -589,16 +604,16 @@ mod tests {
         assert!(s.add_face("nobody", &NewFace { embedding: &e, model: "m1", sealed_photo: None, once: None }).unwrap().is_none());
         assert_eq!(s.face_models().unwrap(), vec![("m1".to_string(), 1), ("m2".to_string(), 1)]);
         let RecordUpdate::Updated(patched) =
-            s.update_subject(&subj.subject_id, &serde_json::json!({"fullName": "Ada L", "kyc": {"a": null, "b": 2}}), 1024).unwrap()
+            s.update_subject(&subj.subject_id, &serde_json::json!({"fullName": "Ada L", "kyc": {"a": null, "b": 2}}), 1024, None).unwrap()
         else {
             panic!("not updated")
         };
         assert_eq!(patched.record, serde_json::json!({"fullName": "Ada L", "documentId": "X1", "kyc": {"b": 2}}));
         assert_eq!(patched.full_name.as_deref(), Some("Ada L"));
         let big = serde_json::json!({"blob": "x".repeat(2000)});
-        assert_eq!(s.update_subject(&subj.subject_id, &big, 1024).unwrap(), RecordUpdate::TooLarge);
+        assert_eq!(s.update_subject(&subj.subject_id, &big, 1024, None).unwrap(), RecordUpdate::TooLarge);
         assert_eq!(s.subject(&subj.subject_id).unwrap().unwrap().record, patched.record, "a refused patch writes nothing");
-        assert_eq!(s.update_subject("nobody", &big, 1024).unwrap(), RecordUpdate::NotFound);
+        assert_eq!(s.update_subject("nobody", &big, 1024, None).unwrap(), RecordUpdate::NotFound);
         let mut n = 0;
         s.faces("m1", &mut |f| {
             assert_eq!(f.embedding, e.to_vec());
@@ -607,8 +622,8 @@ mod tests {
         .unwrap();
         assert_eq!(n, 1);
         assert_eq!(s.count_subjects().unwrap(), 1);
-        assert!(s.delete_subject(&subj.subject_id).unwrap());
-        assert!(!s.delete_subject(&subj.subject_id).unwrap());
+        assert!(s.delete_subject(&subj.subject_id, None).unwrap());
+        assert!(!s.delete_subject(&subj.subject_id, None).unwrap());
         assert!(s.face_models().unwrap().is_empty(), "faces go with their subject");
     }
 
