@@ -28,7 +28,7 @@ pub fn inputs(kind: &str, lfw_pairs: &Path, samples: &Path, n: usize) -> std::re
     match kind {
         "lfw" => {
             let list = crate::eval::pairs::load(lfw_pairs, None).map_err(|e| e.to_string())?;
-            list.iter().take(n.max(1)).map(|p| Ok((read(&p.a)?, read(&p.b)?))).collect()
+            list.pairs.iter().take(n.max(1)).map(|p| Ok((read(&p.a)?, read(&p.b)?))).collect()
         }
         "large" => Ok(vec![(read(&samples.join("solvay_conference_1927.jpg"))?, read(&samples.join("newton.png"))?)]),
         other => Err(format!("unknown inputs `{other}` (lfw, large)")),

@@ -89,7 +89,11 @@ pub fn run(engine: &Engine, images: &Path, root: Option<&Path>, out: Option<&Pat
         t.elapsed().as_secs_f64()
     );
     let dataset = dataset.map(str::to_string).unwrap_or_else(|| images.display().to_string());
-    let command = format!("facematch --pack {} calibrate --images {}", pack.manifest.name, images.display());
+    let tta = match pack.manifest.embedder.tta {
+        crate::manifest::Tta::None => String::new(),
+        t => format!(" --tta {t}"),
+    };
+    let command = format!("facematch --pack {}{tta} calibrate --images {}", pack.manifest.name, images.display());
     let cal: Calibration = calibration::from_impostors(&scores, genuine, dataset, command, embeddings.len(), ids.len());
     // How many of the set's genuine pairs each threshold accepts: the price of that FMR here.
     let genuine_scores = calibration::genuine_scores(&embeddings, &identity);
@@ -109,8 +113,9 @@ pub fn run(engine: &Engine, images: &Path, root: Option<&Path>, out: Option<&Pat
         "{} impostor pairs, {} genuine pairs, {} images, {} identities",
         cal.impostor_pairs, cal.genuine_pairs, cal.images, cal.identities
     );
-    let text = calibration::write_into_manifest(&manifest_text, &cal).map_err(|e| Error::Internal(e.to_string()))?;
+    let section = pack.manifest.calibration_section();
+    let text = calibration::write_into_manifest(&manifest_text, section, &cal).map_err(|e| Error::Internal(e.to_string()))?;
     std::fs::write(&out, text).map_err(|e| Error::Internal(format!("cannot write {}: {e}", out.display())))?;
-    println!("calibration written to {}", out.display());
+    println!("calibration written to [{section}] of {}", out.display());
     Ok(())
 }

@@ -234,20 +234,32 @@ fn next_up(v: f32) -> f32 {
 
 /// Replaces (or appends) the `[calibration]` section of a manifest's text. The calibration is always
 /// the manifest's last section, so everything from its header on is replaced; comments above stay.
-pub fn write_into_manifest(text: &str, cal: &Calibration) -> Result<String, toml::ser::Error> {
-    #[derive(Serialize)]
-    struct Wrapper<'a> {
-        calibration: &'a Calibration,
-    }
-    let section = toml::to_string(&Wrapper { calibration: cal })?;
-    const MARK: &str = "# Written by `facematch calibrate`; do not edit by hand.";
-    let cut = text.find(&format!("\n{MARK}")).or_else(|| text.find("\n[calibration]"));
-    let head = match cut {
-        Some(i) => &text[..i + 1],
-        None => text,
+/// The manifest text with its `section` (`calibration` or `calibration_flip`, and the comment line
+/// written above it) replaced by `cal`, or `cal` appended; every other line is kept as it was.
+pub fn write_into_manifest(text: &str, section: &str, cal: &Calibration) -> Result<String, toml::ser::Error> {
+    let mut table = toml::map::Map::new();
+    table.insert(section.to_string(), toml::Value::try_from(cal)?);
+    let written = toml::to_string(&table)?;
+    let mark = format!("# Written by `facematch calibrate`{}; do not edit by hand.", if section == "calibration" { "" } else { " --tta flip" });
+    let ours = |header: &str| {
+        let name = header.trim().trim_start_matches('[').trim_end_matches(']').trim();
+        name == section || name.starts_with(&format!("{section}."))
     };
-    let head = head.trim_end();
-    Ok(format!("{head}\n\n{MARK}\n{section}"))
+    let mut kept: Vec<&str> = Vec::new();
+    let mut inside = false;
+    for line in text.lines() {
+        if line.trim_start().starts_with('[') {
+            inside = ours(line);
+            if inside && kept.last().is_some_and(|l| l.starts_with("# Written by `facematch calibrate`")) {
+                kept.pop();
+            }
+        }
+        if !inside {
+            kept.push(line);
+        }
+    }
+    let head = kept.join("\n");
+    Ok(format!("{}\n\n{mark}\n{written}", head.trim_end()))
 }
 
 #[cfg(test)]
@@ -304,15 +316,23 @@ mod tests {
     fn manifest_section_is_replaced_not_duplicated() {
         let c = synthetic();
         let text = "name = \"x\"\n# keep me\n[detector]\nkind = \"yunet\"\n";
-        let once = write_into_manifest(text, &c).unwrap();
-        let twice = write_into_manifest(&once, &c).unwrap();
+        let once = write_into_manifest(text, "calibration", &c).unwrap();
+        let twice = write_into_manifest(&once, "calibration", &c).unwrap();
         assert_eq!(once, twice);
         assert!(once.contains("# keep me") && once.matches("[calibration]").count() == 1);
+        // The flip section beside it: both kept, each replaced on its own.
+        let both = write_into_manifest(&once, "calibration_flip", &c).unwrap();
+        let again = write_into_manifest(&write_into_manifest(&both, "calibration", &c).unwrap(), "calibration_flip", &c).unwrap();
+        assert_eq!(again.matches("[calibration]").count(), 1);
+        assert_eq!(again.matches("[calibration_flip]").count(), 1);
+        assert_eq!(again.matches("# Written by").count(), 2, "{again}");
         #[derive(Deserialize)]
         struct W {
             calibration: Calibration,
+            calibration_flip: Calibration,
         }
-        let back: W = toml::from_str(&once).unwrap();
+        let back: W = toml::from_str(&again).unwrap();
         assert_eq!(back.calibration.points.len(), c.points.len());
+        assert_eq!(back.calibration_flip.points.len(), c.points.len());
     }
 }

@@ -43,6 +43,10 @@ pub struct EngineArgs {
     /// ONNX Runtime intra-op threads per session. Default: cores / workers.
     #[arg(long, global = true, env = "FACEMATCH_INTRA_THREADS")]
     pub intra_threads: Option<usize>,
+    /// Test-time augmentation of the embedder: `flip` embeds the aligned face and its mirror (twice
+    /// the embedder's time) and uses the pack's `calibration_flip`. Default: the pack's own (none).
+    #[arg(long, global = true, env = "FACEMATCH_TTA", value_enum)]
+    pub tta: Option<crate::manifest::Tta>,
     /// Requests queued for the workers before new ones are refused as busy.
     #[arg(long, global = true, env = "FACEMATCH_QUEUE_DEPTH", default_value_t = 64)]
     pub queue_depth: usize,
@@ -74,6 +78,7 @@ impl EngineArgs {
             c.intra_threads = t.max(1);
         }
         c.queue_depth = self.queue_depth.max(1);
+        c.tta = self.tta;
         c.limits = DecodeLimits {
             max_bytes: self.max_image_bytes,
             max_pixels: self.max_pixels,
@@ -149,36 +154,47 @@ pub enum Command {
         dataset: Option<String>,
     },
     /// Evaluate on labelled pairs (LFW pair lists or CSV image1,image2,same).
-    Eval {
-        /// Pair file: LFW format (`Name i j` / `Name1 i Name2 j`) or CSV with image1,image2,same.
-        #[arg(long, env = "FACEMATCH_EVAL_PAIRS")]
-        pairs: PathBuf,
-        /// Directory the pair file's image paths resolve against (default: the pair file's directory).
-        #[arg(long, env = "FACEMATCH_EVAL_IMAGES_ROOT")]
-        images_root: Option<PathBuf>,
-        #[arg(long, env = "FACEMATCH_JSON")]
-        json: bool,
-        /// Write a PNG with the ROC curve and the genuine / impostor score histograms.
-        #[arg(long, env = "FACEMATCH_EVAL_PLOT")]
-        plot: Option<PathBuf>,
-        /// Do not read or write the per-image embedding cache (kept in the setup cache directory).
-        #[arg(long, env = "FACEMATCH_EVAL_NO_CACHE")]
-        no_cache: bool,
-        /// Also send every pair through a face-match API: VENDOR=BASE_URL, VENDOR one of valify,
-        /// didit, didit-v3, videosdk, cashfree, native (a facematch server or the real vendor).
-        #[arg(long, env = "FACEMATCH_EVAL_ENDPOINT")]
-        endpoint: Option<String>,
-        /// Credentials for --endpoint: key=value,... (valify token,bundle_key; didit token;
-        /// didit-v3 api_key; videosdk jwt; cashfree client_id,client_secret; native token).
-        #[arg(long, env = "FACEMATCH_EVAL_CREDENTIALS", hide_env_values = true)]
-        credentials: Option<String>,
-        /// Per-pair CSV of local and vendor scores (with --endpoint).
-        #[arg(long, env = "FACEMATCH_EVAL_CSV", default_value = "eval-side-by-side.csv")]
-        csv: PathBuf,
-        /// Local decision threshold on the calibrated score, for the agreement figures.
-        #[arg(long, env = "FACEMATCH_MATCH_THRESHOLD", default_value_t = crate::defaults::MATCH_THRESHOLD)]
-        threshold: f32,
-    },
+    Eval(EvalArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct EvalArgs {
+    /// Pair file: LFW format (`Name i j` / `Name1 i Name2 j`) or CSV with image1,image2,same.
+    #[arg(long, env = "FACEMATCH_EVAL_PAIRS")]
+    pub pairs: PathBuf,
+    /// Directory the pair file's image paths resolve against (default: the pair file's directory).
+    /// For an LFW list: the folder holding the `Name/` folders, or the one holding `lfw/Name/`.
+    #[arg(long, env = "FACEMATCH_EVAL_IMAGES_ROOT")]
+    pub images_root: Option<PathBuf>,
+    #[arg(long, env = "FACEMATCH_JSON")]
+    pub json: bool,
+    /// Write a PNG with the ROC curve and the genuine / impostor score histograms.
+    #[arg(long, env = "FACEMATCH_EVAL_PLOT")]
+    pub plot: Option<PathBuf>,
+    /// Do not read or write the per-image embedding cache (kept in the setup cache directory).
+    #[arg(long, env = "FACEMATCH_EVAL_NO_CACHE")]
+    pub no_cache: bool,
+    /// Also send every pair through a face-match API: VENDOR=BASE_URL, VENDOR one of valify,
+    /// didit, didit-v3, videosdk, cashfree, native (a facematch server or the real vendor).
+    #[arg(long, env = "FACEMATCH_EVAL_ENDPOINT")]
+    pub endpoint: Option<String>,
+    /// Credentials for --endpoint: key=value,... (valify token,bundle_key; didit token;
+    /// didit-v3 api_key; videosdk jwt; cashfree client_id,client_secret; native token).
+    #[arg(long, env = "FACEMATCH_EVAL_CREDENTIALS", hide_env_values = true)]
+    pub credentials: Option<String>,
+    /// Per-pair CSV of local and vendor scores (with --endpoint).
+    #[arg(long, env = "FACEMATCH_EVAL_CSV", default_value = "eval-side-by-side.csv")]
+    pub csv: PathBuf,
+    /// Local decision threshold on the calibrated score, for the agreement figures.
+    #[arg(long, env = "FACEMATCH_MATCH_THRESHOLD", default_value_t = crate::defaults::MATCH_THRESHOLD)]
+    pub threshold: f32,
+    /// Count pairs with an image that cannot be read or decoded as rejected and go on. Without
+    /// it, any such pair stops the run with a non-zero exit and the failed paths.
+    #[arg(long, env = "FACEMATCH_EVAL_ALLOW_MISSING")]
+    pub allow_missing: bool,
+    /// Per-pair CSV: image1, image2, same, fold, cosine, score, fmr, decision, faces1, faces2, error.
+    #[arg(long, env = "FACEMATCH_EVAL_SCORES")]
+    pub scores: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

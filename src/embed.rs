@@ -5,7 +5,7 @@ use ort::value::TensorRef;
 
 use crate::error::{Error, Result};
 use crate::letterbox::write_chw;
-use crate::manifest::EmbedderSpec;
+use crate::manifest::{EmbedderSpec, Tta};
 
 pub struct Embedder {
     session: Session,
@@ -43,12 +43,25 @@ impl Embedder {
         Ok(outputs[0].try_extract_tensor::<f32>()?.1.len())
     }
 
-    /// Embeds one aligned crop (`input_size` square) into a unit vector of `dim` values.
+    /// Embeds one aligned crop (`input_size` square) into a unit vector of `dim` values; with flip
+    /// test-time augmentation, the sum of the crop's and its mirror's outputs, normalized.
     pub fn embed(&mut self, crop: &RgbImage) -> Result<Vec<f32>> {
         let size = self.spec.input_size as usize;
         if crop.dimensions() != (size as u32, size as u32) {
             return Err(Error::Internal(format!("aligned crop is {:?}, expected {size}x{size}", crop.dimensions())));
         }
+        let mut sum = self.infer(crop)?;
+        if self.spec.tta == Tta::Flip {
+            let mirrored = image::imageops::flip_horizontal(crop);
+            sum.iter_mut().zip(self.infer(&mirrored)?).for_each(|(s, m)| *s += m);
+        }
+        l2_normalized(&sum)
+            .ok_or_else(|| Error::ModelOutput { model: self.spec.model.file.clone(), reason: "embedding is zero or not finite".into() })
+    }
+
+    /// The model's raw output for one crop.
+    fn infer(&mut self, crop: &RgbImage) -> Result<Vec<f32>> {
+        let size = self.spec.input_size as usize;
         write_chw(crop.as_raw(), size, size, (size, size), self.spec.color_order, self.spec.mean, self.spec.std, &mut self.buffer);
         let input = TensorRef::from_array_view(([1usize, 3, size, size], self.buffer.as_slice()))?;
         let outputs = self.session.run(ort::inputs![self.input_name.as_str() => input])?;
@@ -59,8 +72,7 @@ impl Embedder {
                 reason: format!("embedding has {} values, the pack says dim = {}", data.len(), self.spec.dim),
             });
         }
-        l2_normalized(data)
-            .ok_or_else(|| Error::ModelOutput { model: self.spec.model.file.clone(), reason: "embedding is zero or not finite".into() })
+        Ok(data.to_vec())
     }
 }
 

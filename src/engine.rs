@@ -39,6 +39,8 @@ pub struct EngineConfig {
     /// Requests waiting for a worker before callers are told the engine is busy.
     pub queue_depth: usize,
     pub limits: DecodeLimits,
+    /// Test-time augmentation; `None` keeps the pack's own.
+    pub tta: Option<crate::manifest::Tta>,
 }
 
 impl EngineConfig {
@@ -53,6 +55,7 @@ impl EngineConfig {
             intra_threads: (cores / workers).max(1),
             queue_depth: 64,
             limits: DecodeLimits::default(),
+            tta: None,
         }
     }
 }
@@ -174,7 +177,10 @@ impl Engine {
     /// Loads the runtime and the pack, verifies every model file, starts the workers and warms each
     /// one up with a real inference. Returns only once the engine can serve.
     pub fn new(config: EngineConfig) -> Result<Engine> {
-        let pack = Pack::resolve(&config.pack, &config.models_dir)?;
+        let mut pack = Pack::resolve(&config.pack, &config.models_dir)?;
+        if let Some(tta) = config.tta {
+            pack.manifest = pack.manifest.with_tta(tta);
+        }
         let lib = runtime::resolve_ort_lib(config.ort_lib.as_deref(), &config.models_dir)?;
         let env = runtime::environment(&lib)?;
         let det_path = pack.detector_path();

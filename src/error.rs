@@ -38,6 +38,9 @@ pub enum Error {
     ModelOutput { model: String, reason: String },
     #[error("internal error: {0}")]
     Internal(String),
+    /// A command's own failure (its arguments or its inputs), said in its own words.
+    #[error("{0}")]
+    Command(String),
     #[error("the engine is busy: all inference queues are full")]
     Busy,
     #[error("the engine has shut down")]
@@ -79,6 +82,7 @@ impl Error {
             | Error::Runtime(_)
             | Error::ModelOutput { .. }
             | Error::Internal(_)
+            | Error::Command(_)
             | Error::Shutdown => ErrorKind::Internal,
         }
     }

@@ -5,6 +5,7 @@ pub mod bench;
 pub mod calibrate_cmd;
 pub mod calibration;
 pub mod cli;
+pub mod cmd;
 pub mod decode;
 pub mod defaults;
 pub mod detect;
@@ -25,6 +26,7 @@ pub mod score;
 pub mod server;
 pub mod store;
 pub mod subjects_cmd;
+pub mod version;
 
 pub use engine::{Analysis, Comparison, Engine, EngineConfig};
 pub use error::{Error, ErrorKind, Result};

@@ -26,17 +26,46 @@ pub struct Manifest {
     pub licence: String,
     pub detector: DetectorSpec,
     pub embedder: EmbedderSpec,
+    /// The score calibration of this pack with the embedder's `tta` as written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calibration: Option<Calibration>,
+    /// The calibration with flip test-time augmentation (its scores are another distribution).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration_flip: Option<Calibration>,
 }
 
 impl Manifest {
     /// Identifies the embedding space of enrolled faces: the embedder's sha256 when pinned, else its
     /// file name. A face enrolled under another id cannot be compared and must be enrolled again.
     pub fn embedding_model_id(&self) -> String {
-        match &self.embedder.model.sha256 {
+        let id = match &self.embedder.model.sha256 {
             Some(sha) => format!("{}@sha256:{}", self.embedder.model.file, &sha[..sha.len().min(16)]),
             None => self.embedder.model.file.clone(),
+        };
+        // Flipped-and-summed embeddings are another space: never searched against plain ones.
+        match self.embedder.tta {
+            Tta::None => id,
+            Tta::Flip => format!("{id}+flip"),
+        }
+    }
+
+    /// The manifest as the engine runs it with test-time augmentation `tta`. A manifest file
+    /// keeps `calibration` (measured without TTA) and `calibration_flip`; the running manifest's
+    /// `calibration` is the one measured with its `tta` (none when it was not calibrated so).
+    pub fn with_tta(mut self, tta: Tta) -> Manifest {
+        self.embedder.tta = tta;
+        match tta {
+            Tta::Flip => self.calibration = self.calibration_flip.take(),
+            Tta::None => self.calibration_flip = None,
+        }
+        self
+    }
+
+    /// The manifest section `facematch calibrate` writes for this manifest's `tta`.
+    pub fn calibration_section(&self) -> &'static str {
+        match self.embedder.tta {
+            Tta::None => "calibration",
+            Tta::Flip => "calibration_flip",
         }
     }
 
@@ -53,6 +82,32 @@ pub enum DetectorKind {
     Yunet,
     /// InsightFace SCRFD with 5 keypoints: two anchors per cell, distance-encoded boxes.
     Scrfd,
+}
+
+/// Test-time augmentation of the embedder.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Tta {
+    /// The aligned face alone.
+    #[default]
+    None,
+    /// The aligned face and its mirror image, embedded both, summed and normalized again.
+    Flip,
+}
+
+impl Tta {
+    pub fn is_none(&self) -> bool {
+        *self == Tta::None
+    }
+}
+
+impl std::fmt::Display for Tta {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Tta::None => "none",
+            Tta::Flip => "flip",
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -149,6 +204,9 @@ pub struct EmbedderSpec {
     /// Five landmark positions in the aligned crop: right eye, left eye, nose, right and left mouth
     /// corner (subject's right = image left).
     pub template: [[f32; 2]; 5],
+    /// Test-time augmentation (`none` by default; `--tta` overrides it).
+    #[serde(default, skip_serializing_if = "Tta::is_none")]
+    pub tta: Tta,
 }
 
 /// A manifest together with the directory its relative file paths resolve against.
@@ -192,6 +250,8 @@ impl Pack {
 
     pub fn parse(text: &str, base_dir: PathBuf, source: String) -> Result<Pack> {
         let manifest: Manifest = toml::from_str(text).map_err(|e| Error::Manifest { path: source.clone(), reason: e.to_string() })?;
+        let tta = manifest.embedder.tta;
+        let manifest = manifest.with_tta(tta);
         let bad = |reason: &str| Error::Manifest { path: source.clone(), reason: reason.to_string() };
         let d = &manifest.detector;
         if d.input_size < 32 || !d.input_size.is_multiple_of(32) {

@@ -6,11 +6,11 @@ use common::*;
 
 fn devtest(pack: &str, floor: f64) {
     let Some(eval) = shared_eval() else { return };
-    let pairs = facematch::eval::pairs::load(&eval.join("lfw-view1/pairsDevTest.txt"), None).unwrap();
+    let pairs = facematch::eval::pairs::load(&eval.join("lfw-view1/pairsDevTest.txt"), None).unwrap().pairs;
     assert_eq!(pairs.len(), 1000);
     let engine = shared_engine(pack);
     let (scores, images) = facematch::eval::score_pairs(engine, &pairs, None, &|_, _| {});
-    let r = facematch::eval::report(&pairs, &scores, &images, engine.pack().manifest.calibration.as_ref());
+    let r = facematch::eval::report(&pairs, &scores, &images, 0, engine.pack().manifest.calibration.as_ref()).unwrap();
     println!(
         "{pack}: LFW View 1 DevTest best-threshold accuracy {:.2}% at cosine {:.4}; AUC {:.4}; no face {}; low-confidence {}",
         r.accuracy * 100.0,

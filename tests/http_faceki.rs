@@ -75,7 +75,7 @@ fn temp_state_dir(name: &str) -> std::path::PathBuf {
 type Person = (String, Vec<u8>, Vec<u8>);
 
 fn lfw_people(eval: &std::path::Path) -> (Vec<Person>, Vec<Vec<u8>>, Vec<Vec<u8>>) {
-    let pairs = facematch::eval::pairs::load(&eval.join("lfw-view1/pairsDevTest.txt"), None).unwrap();
+    let pairs = facematch::eval::pairs::load(&eval.join("lfw-view1/pairsDevTest.txt"), None).unwrap().pairs;
     let name = |p: &std::path::Path| p.parent().unwrap().file_name().unwrap().to_string_lossy().to_string();
     let same: Vec<_> = pairs.iter().filter(|p| p.same).step_by(25).take(16).map(|p| (name(&p.a), read(&p.a), read(&p.b))).collect();
     let taken: std::collections::HashSet<String> = same.iter().map(|s| s.0.clone()).collect();

@@ -178,7 +178,7 @@ async fn liveness_while_busy() {
     let mut queued = 0;
     while queued < 8 {
         let tx = tx.clone();
-        if engine.try_analyse(big.clone(), true, move |r| drop(tx.send(r.is_ok()))).is_err() {
+        if engine.try_analyse(big.clone(), true, move |r| { let _ = tx.send(r.is_ok()); }).is_err() {
             break;
         }
         queued += 1;

@@ -1,6 +1,6 @@
 //! Per-image embedding cache for `facematch eval`, so reruns on the same photos are fast. Keyed by
-//! the pack's model files and detection settings, and per image by path, size and modification
-//! time. Lives in the setup cache (never in the repository); `--no-cache` turns it off.
+//! the pack's model files and settings and by the build's pipeline code ([`crate::version`]), and
+//! per image by path, size and modification time. Lives in the setup cache (never in the repository); `--no-cache` turns it off.
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -31,8 +31,10 @@ fn image_key(path: &Path) -> Option<String> {
 
 impl EmbeddingCache {
     pub fn open(dir: &Path, manifest: &Manifest) -> EmbeddingCache {
-        // Everything that changes an embedding: the files and the detection / alignment settings.
-        let fingerprint = serde_json::to_string(&(&manifest.detector, &manifest.embedder)).unwrap_or_default();
+        // Everything that changes an embedding: the files, the detection / alignment settings and
+        // the code that runs them.
+        let settings = serde_json::to_string(&(&manifest.detector, &manifest.embedder)).unwrap_or_default();
+        let fingerprint = format!("{settings}|{}", crate::version::pipeline_fingerprint());
         let hash = hex::encode(&Sha256::digest(fingerprint.as_bytes())[..8]);
         let file = dir.join(format!("{}-{hash}.json", manifest.name));
         let entries = std::fs::read(&file).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();

@@ -119,22 +119,57 @@ fn next_up(v: f32) -> f32 {
     f32::from_bits(next)
 }
 
-/// Accuracy with the threshold chosen on the other folds, averaged over folds (LFW protocol).
-pub fn kfold_accuracy(scores: &[(f32, bool, usize)]) -> Option<(f64, f64)> {
-    let folds = scores.iter().map(|s| s.2).max()? + 1;
-    if folds < 2 {
-        return None;
+/// One fold of a k-fold evaluation: its threshold is chosen on the other folds (LFW protocol).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Fold {
+    pub fold: String,
+    pub pairs: usize,
+    pub genuine: usize,
+    pub impostor: usize,
+    pub threshold: f32,
+    pub accuracy: f64,
+}
+
+/// Per-fold accuracies of labelled scores `(score, same, fold label)`. Labels are any strings
+/// (0- or 1-based numbers, names); numbers sort numerically. Every fold must hold genuine and
+/// impostor pairs, and there must be two folds at least.
+pub fn kfold(scores: &[(f32, bool, &str)]) -> Result<Vec<Fold>, String> {
+    let mut labels: Vec<&str> = scores.iter().map(|s| s.2).collect();
+    labels.sort_by(|a, b| match (a.parse::<i64>(), b.parse::<i64>()) {
+        (Ok(x), Ok(y)) => x.cmp(&y),
+        _ => a.cmp(b),
+    });
+    labels.dedup();
+    if labels.len() < 2 {
+        return Err(format!("{} fold label(s): k-fold accuracy needs two folds at least", labels.len()));
     }
-    let mut accs = Vec::new();
-    for f in 0..folds {
+    let mut out = Vec::with_capacity(labels.len());
+    for f in labels {
         let train: Vec<(f32, bool)> = scores.iter().filter(|s| s.2 != f).map(|s| (s.0, s.1)).collect();
         let test: Vec<(f32, bool)> = scores.iter().filter(|s| s.2 == f).map(|s| (s.0, s.1)).collect();
-        let (_, t) = best_threshold(&train);
-        accs.push(accuracy_at(&test, t));
+        let genuine = test.iter().filter(|s| s.1).count();
+        if genuine == 0 || genuine == test.len() {
+            return Err(format!("fold `{f}` has {genuine} genuine and {} impostor pairs: each fold needs both", test.len() - genuine));
+        }
+        let (_, threshold) = best_threshold(&train);
+        out.push(Fold {
+            fold: f.to_string(),
+            pairs: test.len(),
+            genuine,
+            impostor: test.len() - genuine,
+            threshold,
+            accuracy: accuracy_at(&test, threshold),
+        });
     }
-    let mean = accs.iter().sum::<f64>() / accs.len() as f64;
-    let sd = (accs.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / accs.len() as f64).sqrt();
-    Some((mean, sd))
+    Ok(out)
+}
+
+/// Mean and (population) standard deviation of the folds' accuracies.
+pub fn mean_sd(folds: &[Fold]) -> (f64, f64) {
+    let n = folds.len().max(1) as f64;
+    let mean = folds.iter().map(|f| f.accuracy).sum::<f64>() / n;
+    let sd = (folds.iter().map(|f| (f.accuracy - mean).powi(2)).sum::<f64>() / n).sqrt();
+    (mean, sd)
 }
 
 #[cfg(test)]
@@ -158,7 +193,39 @@ mod tests {
         assert!(r.threshold > 0.2 && r.threshold < 0.21 && (r.tar - 1.0).abs() < 1e-9 && r.measurable);
         let r = tar_at_fmr(&g, &i, 0.01);
         assert!(r.threshold > 0.4 && (r.tar - 2.0 / 3.0).abs() < 1e-9 && !r.measurable);
-        let k = [(0.9, true, 0), (0.1, false, 0), (0.8, true, 1), (0.2, false, 1)];
-        assert_eq!(kfold_accuracy(&k).unwrap().0, 1.0);
+        let k = [(0.9, true, "0"), (0.1, false, "0"), (0.8, true, "1"), (0.2, false, "1")];
+        assert_eq!(mean_sd(&kfold(&k).unwrap()).0, 1.0);
+    }
+}
+
+#[cfg(test)]
+mod fold_tests {
+    use super::*;
+
+    /// 1-based labels 1..10 give ten folds (not eleven with an empty fold 0 counted as 0 %), in
+    /// numeric order; names work too; a fold without impostors is refused, not averaged.
+    #[test]
+    fn folds_by_label() {
+        let mut s = Vec::new();
+        let labels: Vec<String> = (1..=10).map(|i| i.to_string()).collect();
+        for (i, l) in labels.iter().enumerate() {
+            let wrong = i == 3; // one fold with a genuine pair scored low
+            s.push((if wrong { 0.1 } else { 0.9 }, true, l.as_str()));
+            s.push((0.8, true, l.as_str()));
+            s.push((0.2, false, l.as_str()));
+            s.push((0.3, false, l.as_str()));
+        }
+        let f = kfold(&s).unwrap();
+        assert_eq!(f.len(), 10);
+        assert_eq!(f.iter().map(|f| f.fold.as_str()).collect::<Vec<_>>(), labels.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(f.iter().all(|f| f.pairs == 4 && f.genuine == 2));
+        let (mean, sd) = mean_sd(&f);
+        assert!((mean - (9.0 + 0.75) / 10.0).abs() < 1e-9, "{mean}");
+        assert!(sd > 0.0 && sd < 0.1, "{sd}");
+        let named = [(0.9, true, "alpha"), (0.1, false, "alpha"), (0.8, true, "beta"), (0.2, false, "beta")];
+        assert_eq!(kfold(&named).unwrap().len(), 2);
+        let lopsided = [(0.9, true, "1"), (0.8, true, "1"), (0.8, true, "2"), (0.2, false, "2")];
+        assert!(kfold(&lopsided).unwrap_err().contains("fold `1`"));
+        assert!(kfold(&[(0.9, true, "1"), (0.1, false, "1")]).is_err());
     }
 }

@@ -8,7 +8,7 @@ pub mod plot;
 pub mod sidebyside;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -77,9 +77,12 @@ pub struct Report {
     /// Best-threshold accuracy (on all pairs).
     pub accuracy: f64,
     pub best_threshold: f32,
-    /// 10-fold (or k-fold) accuracy with thresholds chosen on the other folds, when folds exist.
+    /// k-fold accuracy (mean over folds, each with the threshold chosen on the others) and its
+    /// standard deviation, when the list has folds.
     pub kfold_accuracy: Option<f64>,
     pub kfold_std: Option<f64>,
+    /// Each fold's size, threshold and accuracy.
+    pub folds: Vec<metrics::Fold>,
     pub auc: f64,
     pub eer: f64,
     pub tar_at_fmr: std::collections::BTreeMap<String, f64>,
@@ -93,16 +96,12 @@ pub struct Report {
     /// Images whose face came from the low-confidence fallback.
     pub images_low_confidence: usize,
     pub images_failed: usize,
+    /// Pairs with an image that could not be read or decoded (scored -1, as a rejection).
+    pub pairs_failed: usize,
 }
 
-/// Cosine score per pair (-1 when either image has no usable face) and the distinct-image results.
-/// With a cache, images already embedded by this pack are not embedded again.
-pub fn score_pairs(
-    engine: &Engine,
-    pairs: &[Pair],
-    mut cache: Option<&mut cache::EmbeddingCache>,
-    progress: &(dyn Fn(usize, usize) + Sync),
-) -> (Vec<f32>, Vec<ImageResult>) {
+/// The distinct images of a pair list in the order [`score_pairs`] embeds and returns them.
+fn distinct_images(pairs: &[Pair]) -> (HashMap<PathBuf, usize>, Vec<PathBuf>) {
     let mut index: HashMap<PathBuf, usize> = HashMap::new();
     let mut paths = Vec::new();
     for p in pairs {
@@ -113,6 +112,24 @@ pub fn score_pairs(
             });
         }
     }
+    (index, paths)
+}
+
+/// Looks up an image's result among those [`score_pairs`] returned for the same pairs.
+pub fn image_results<'a>(pairs: &[Pair], images: &'a [ImageResult]) -> impl Fn(&Path) -> Option<&'a ImageResult> {
+    let (index, _) = distinct_images(pairs);
+    move |p: &Path| index.get(p).and_then(|&i| images.get(i))
+}
+
+/// Cosine score per pair (-1 when either image has no usable face) and the distinct-image results.
+/// With a cache, images already embedded by this pack are not embedded again.
+pub fn score_pairs(
+    engine: &Engine,
+    pairs: &[Pair],
+    mut cache: Option<&mut cache::EmbeddingCache>,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> (Vec<f32>, Vec<ImageResult>) {
+    let (index, paths) = distinct_images(pairs);
     let total = paths.len();
     let mut images: Vec<Option<ImageResult>> = paths.iter().map(|p| cache.as_deref().and_then(|c| c.get(p))).collect();
     let missing: Vec<usize> = (0..total).filter(|&i| images[i].is_none()).collect();
@@ -150,13 +167,23 @@ pub const REPORT_SCORES: [f32; 6] = [0.5, 0.6, 2.0 / 3.0, 0.75, 5.0 / 6.0, 1.0];
 
 pub const REPORT_FMRS: [f64; 3] = [1e-2, 1e-3, 1e-4];
 
-pub fn report(pairs: &[Pair], scores: &[f32], images: &[ImageResult], calibration: Option<&crate::calibration::Calibration>) -> Report {
+/// The report of scored pairs; `failed` counts the pairs with an unreadable image. An error when
+/// the list's folds cannot give a k-fold figure (a fold without genuine or impostor pairs).
+pub fn report(
+    pairs: &[Pair],
+    scores: &[f32],
+    images: &[ImageResult],
+    failed: usize,
+    calibration: Option<&crate::calibration::Calibration>,
+) -> Result<Report, String> {
     let labelled: Vec<(f32, bool)> = scores.iter().zip(pairs).map(|(&s, p)| (s, p.same)).collect();
     let genuine: Vec<f32> = labelled.iter().filter(|x| x.1).map(|x| x.0).collect();
     let impostor: Vec<f32> = labelled.iter().filter(|x| !x.1).map(|x| x.0).collect();
     let (accuracy, best_threshold) = metrics::best_threshold(&labelled);
-    let folded: Option<Vec<(f32, bool, usize)>> = pairs.iter().zip(scores).map(|(p, &s)| p.fold.map(|f| (s, p.same, f))).collect();
-    let kfold = folded.as_deref().and_then(metrics::kfold_accuracy);
+    let folded: Option<Vec<(f32, bool, &str)>> =
+        pairs.iter().zip(scores).map(|(p, &s)| p.fold.as_deref().map(|f| (s, p.same, f))).collect();
+    let folds = folded.as_deref().map(metrics::kfold).transpose()?.unwrap_or_default();
+    let kfold = (!folds.is_empty()).then(|| metrics::mean_sd(&folds));
     let detail: Vec<TarAtFmr> = REPORT_FMRS.iter().map(|&f| metrics::tar_at_fmr(&genuine, &impostor, f)).collect();
     let share = |v: &[f32], t: f32| if v.is_empty() { 0.0 } else { v.iter().filter(|&&x| x >= t).count() as f64 / v.len() as f64 };
     let calibrated = calibration
@@ -176,8 +203,10 @@ pub fn report(pairs: &[Pair], scores: &[f32], images: &[ImageResult], calibratio
                 .collect()
         })
         .unwrap_or_default();
-    Report {
+    Ok(Report {
         calibrated,
+        folds,
+        pairs_failed: failed,
         pairs: pairs.len(),
         genuine: genuine.len(),
         impostor: impostor.len(),
@@ -193,5 +222,5 @@ pub fn report(pairs: &[Pair], scores: &[f32], images: &[ImageResult], calibratio
         images_no_face: images.iter().filter(|i| i.error.is_none() && i.embedding.is_none()).count(),
         images_low_confidence: images.iter().filter(|i| i.low_confidence).count(),
         images_failed: images.iter().filter(|i| i.error.is_some()).count(),
-    }
+    })
 }

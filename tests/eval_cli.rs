@@ -1,0 +1,167 @@
+//! `facematch eval` as a benchmark team runs it, through the real binary on real photos: an
+//! unreadable image stops the run loudly (naming it), an LFW root is accepted with or without its
+//! `lfw/`, folds numbered 1..10 give ten folds, and `--scores` writes every pair.
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::*;
+use serde_json::Value;
+
+fn eval(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_facematch"))
+        .args(["--models-dir", models_dir().to_str().unwrap(), "--workers", "2", "--intra-threads", "1", "eval", "--no-cache"])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn json_of(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: stdout {} stderr {}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    })
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("fm-eval-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// The first `n` genuine and `n` impostor pairs of LFW View 1 DevTest, as CSV rows with absolute
+/// paths (pairsDevTest lists 500 genuine pairs first, then 500 impostor pairs).
+fn lfw_rows(eval: &Path, n: usize) -> Vec<(String, String, bool)> {
+    let list = facematch::eval::pairs::load(&eval.join("lfw-view1/pairsDevTest.txt"), None).unwrap().pairs;
+    let genuine = list.iter().filter(|p| p.same).take(n);
+    let impostor = list.iter().filter(|p| !p.same).take(n);
+    genuine.chain(impostor).map(|p| (p.a.display().to_string(), p.b.display().to_string(), p.same)).collect()
+}
+
+#[test]
+fn an_unreadable_image_stops_the_run_and_is_named() {
+    let dir = temp_dir("missing");
+    let newton = sample("newton.png");
+    let gauss = sample("gauss.png");
+    let missing = dir.join("no-such-photo.jpg");
+    let garbage = dir.join("garbage.jpg");
+    std::fs::write(&garbage, b"this is not a JPEG").unwrap();
+    let csv = dir.join("pairs.csv");
+    std::fs::write(
+        &csv,
+        format!(
+            "image1,image2,same\n{n},{n},1\n{n},{g},0\n{n},{m},1\n{g},{b},0\n",
+            n = newton.display(),
+            g = gauss.display(),
+            m = missing.display(),
+            b = garbage.display()
+        ),
+    )
+    .unwrap();
+    let out = eval(&["--pairs", csv.to_str().unwrap(), "--json"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "must fail: {stderr}");
+    assert!(out.stdout.is_empty(), "no report may be printed: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(stderr.contains("2 of 4 pairs could not be scored"), "{stderr}");
+    assert!(stderr.contains("no-such-photo.jpg") && stderr.contains("garbage.jpg"), "{stderr}");
+    assert!(stderr.contains("--allow-missing"), "{stderr}");
+
+    // --allow-missing: the run goes on, says how many, and the report counts them.
+    let scores = dir.join("scores.csv");
+    let out = eval(&["--pairs", csv.to_str().unwrap(), "--json", "--allow-missing", "--scores", scores.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r = json_of(&out);
+    assert_eq!((r["pairs"].as_u64(), r["pairs_failed"].as_u64(), r["images_failed"].as_u64()), (Some(4), Some(2), Some(2)), "{r}");
+    assert_eq!(r["failures"].as_array().unwrap().len(), 2);
+    let p = &r["provenance"];
+    assert_eq!(p["pack"], "yunet-sface");
+    assert_eq!(p["embedder"]["sha256"].as_str().map(str::len), Some(64));
+    assert_eq!(p["pairs_sha256"].as_str().map(str::len), Some(64));
+    assert!(p["engine_version"].as_str().unwrap().contains("pipeline "), "{p}");
+    assert_eq!(p["tta"], "none");
+
+    // The scores file: one row per pair, the documented columns, each failure's reason.
+    let text = std::fs::read_to_string(&scores).unwrap();
+    let mut rows = csv::Reader::from_reader(text.as_bytes());
+    let header: Vec<String> = rows.headers().unwrap().iter().map(str::to_string).collect();
+    assert_eq!(header, ["image1", "image2", "same", "fold", "cosine", "score", "fmr", "decision", "faces1", "faces2", "error"]);
+    let rows: Vec<csv::StringRecord> = rows.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 4);
+    let decision: Vec<&str> = rows.iter().map(|r| &r[7]).collect();
+    assert_eq!(decision, ["match", "no_match", "error", "error"], "{text}");
+    assert!(rows[0][4].parse::<f32>().unwrap() > 0.99 && rows[0][5].parse::<f32>().unwrap() >= 0.75);
+    assert!(rows[1][6].parse::<f64>().unwrap() > 1e-3, "newton vs gauss is a common score: {}", &rows[1][6]);
+    assert!(rows[2][10].contains("no-such-photo.jpg") || rows[2][10].contains("cannot read"), "{text}");
+    assert_eq!((&rows[0][8], &rows[0][9]), ("1", "1"));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn an_lfw_root_works_with_or_without_its_lfw_folder() {
+    let Some(eval_dir) = shared_eval() else { return };
+    let dir = temp_dir("lfwroot");
+    // A 2-pair LFW list (one genuine, one impostor) from DevTest's first lines.
+    let text = std::fs::read_to_string(eval_dir.join("lfw-view1/pairsDevTest.txt")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let impostor = lines.iter().find(|l| l.split_whitespace().count() == 4).unwrap();
+    let list = dir.join("pairs.txt");
+    std::fs::write(&list, format!("1\n{}\n{}\n", lines[1], impostor)).unwrap();
+    let outer = eval_dir.join("lfw-view1");
+    let inner = outer.join("lfw");
+    let mut cosines = Vec::new();
+    for root in [&outer, &inner] {
+        let out = eval(&["--pairs", list.to_str().unwrap(), "--images-root", root.to_str().unwrap(), "--json"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{}: {stderr}", root.display());
+        assert!(stderr.contains(&format!("LFW images read from {}", inner.display())), "{stderr}");
+        let r = json_of(&out);
+        assert_eq!((r["pairs_failed"].as_u64(), r["images_failed"].as_u64()), (Some(0), Some(0)), "{r}");
+        cosines.push(r["best_threshold"].as_f64().unwrap());
+    }
+    assert_eq!(cosines[0], cosines[1]);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn folds_numbered_from_one_give_ten_folds() {
+    let Some(eval_dir) = shared_eval() else { return };
+    let dir = temp_dir("folds");
+    let rows = lfw_rows(&eval_dir, 20);
+    let mut reports = Vec::new();
+    for base in [1, 0] {
+        let csv = dir.join(format!("folds{base}.csv"));
+        let body: String = rows
+            .iter()
+            .enumerate()
+            .map(|(i, (a, b, same))| format!("{a},{b},{},{}\n", u8::from(*same), i % 10 + base))
+            .collect();
+        std::fs::write(&csv, format!("image1,image2,same,fold\n{body}")).unwrap();
+        let out = eval(&["--pairs", csv.to_str().unwrap(), "--json"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        reports.push(json_of(&out));
+    }
+    for r in &reports {
+        let folds = r["folds"].as_array().unwrap();
+        assert_eq!(folds.len(), 10, "{r}");
+        assert!(folds.iter().all(|f| f["pairs"] == 4 && f["genuine"] == 2 && f["impostor"] == 2), "{r}");
+        let mean = folds.iter().map(|f| f["accuracy"].as_f64().unwrap()).sum::<f64>() / 10.0;
+        assert!((r["kfold_accuracy"].as_f64().unwrap() - mean).abs() < 1e-12, "{r}");
+        // LFW-class pairs: the k-fold mean is near the best-threshold accuracy, not dragged down
+        // by an empty fold counted as 0 % (the old 11-fold figure).
+        assert!(r["kfold_accuracy"].as_f64().unwrap() >= 0.85, "{r}");
+    }
+    let labels = |r: &Value| r["folds"].as_array().unwrap().iter().map(|f| f["fold"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    assert_eq!(labels(&reports[0]), (1..=10).map(|i| i.to_string()).collect::<Vec<_>>());
+    assert_eq!(reports[0]["kfold_accuracy"], reports[1]["kfold_accuracy"]);
+
+    // A fold without impostor pairs cannot give an accuracy: refused, naming the fold.
+    let csv = dir.join("lopsided.csv");
+    let body: String = rows.iter().map(|(a, b, same)| format!("{a},{b},{},{}\n", u8::from(*same), if *same { "x" } else { "y" })).collect();
+    std::fs::write(&csv, format!("image1,image2,same,fold\n{body}")).unwrap();
+    let out = eval(&["--pairs", csv.to_str().unwrap(), "--json"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("fold `x`"), "{stderr}");
+    std::fs::remove_dir_all(&dir).ok();
+}
