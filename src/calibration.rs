@@ -237,9 +237,18 @@ fn next_up(v: f32) -> f32 {
 /// The manifest text with its `section` (`calibration` or `calibration_flip`, and the comment line
 /// written above it) replaced by `cal`, or `cal` appended; every other line is kept as it was.
 pub fn write_into_manifest(text: &str, section: &str, cal: &Calibration) -> Result<String, toml::ser::Error> {
-    let mut table = toml::map::Map::new();
-    table.insert(section.to_string(), toml::Value::try_from(cal)?);
-    let written = toml::to_string(&table)?;
+    #[derive(Serialize)]
+    struct Wrapper<'a> {
+        calibration: &'a Calibration,
+    }
+    // Serialized as `calibration` (fields in the struct's order), then its table headers renamed.
+    let written: String = toml::to_string(&Wrapper { calibration: cal })?
+        .lines()
+        .map(|l| match l.strip_prefix("[[calibration").or_else(|| l.strip_prefix("[calibration")) {
+            Some(rest) if rest.starts_with(['.', ']']) => format!("{}{section}{rest}\n", if l.starts_with("[[") { "[[" } else { "[" }),
+            _ => format!("{l}\n"),
+        })
+        .collect();
     let mark = format!("# Written by `facematch calibrate`{}; do not edit by hand.", if section == "calibration" { "" } else { " --tta flip" });
     let ours = |header: &str| {
         let name = header.trim().trim_start_matches('[').trim_end_matches(']').trim();
@@ -248,6 +257,9 @@ pub fn write_into_manifest(text: &str, section: &str, cal: &Calibration) -> Resu
     let mut kept: Vec<&str> = Vec::new();
     let mut inside = false;
     for line in text.lines() {
+        if line.starts_with("# Written by `facematch calibrate`") {
+            inside = false; // the next section's mark
+        }
         if line.trim_start().starts_with('[') {
             inside = ours(line);
             if inside && kept.last().is_some_and(|l| l.starts_with("# Written by `facematch calibrate`")) {
