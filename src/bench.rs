@@ -70,7 +70,21 @@ pub struct LoadReport {
     pub p95_ms: f64,
     pub p99_ms: f64,
     pub peak_rss_mb: Option<f64>,
+    /// Busy answers (503 or 429, counted apart from errors) and how fast they came back: under
+    /// overload a refusal must be immediate.
+    pub busy: usize,
+    pub busy_p50_ms: f64,
+    pub busy_p99_ms: f64,
+    /// Share of busy answers slower than 100 ms.
+    pub busy_over_100ms: f64,
     pub first_error: Option<String>,
+}
+
+/// How one request ended.
+enum Outcome {
+    Done,
+    Busy,
+    Failed(String),
 }
 
 pub fn percentile(sorted: &[f64], q: f64) -> f64 {
@@ -94,7 +108,7 @@ fn send(
     pair: &(Vec<u8>, Vec<u8>),
     json: &str,
     seq: usize,
-) -> std::result::Result<(), String> {
+) -> Outcome {
     let req = match cfg.route {
         Route::Native => {
             let r = client.post(format!("{}/v1/compare", cfg.url)).header("content-type", "application/json").body(json.to_string());
@@ -121,13 +135,19 @@ fn send(
                 .multipart(form)
         }
     };
-    let resp = req.send().map_err(|e| format!("transport: {e}"))?;
+    let resp = match req.send() {
+        Ok(r) => r,
+        Err(e) => return Outcome::Failed(format!("transport: {e}")),
+    };
     let status = resp.status();
-    let body = resp.bytes().map_err(|e| format!("transport: {e}"))?;
-    if status.is_success() {
-        Ok(())
-    } else {
-        Err(format!("HTTP {status}: {}", String::from_utf8_lossy(&body[..body.len().min(200)])))
+    let body = match resp.bytes() {
+        Ok(b) => b,
+        Err(e) => return Outcome::Failed(format!("transport: {e}")),
+    };
+    match status.as_u16() {
+        200..=299 => Outcome::Done,
+        429 | 503 => Outcome::Busy,
+        _ => Outcome::Failed(format!("HTTP {status}: {}", String::from_utf8_lossy(&body[..body.len().min(200)]))),
     }
 }
 
@@ -141,14 +161,15 @@ pub fn run_load(cfg: &LoadConfig, pairs: &Pairs) -> LoadReport {
     let next = AtomicUsize::new(0);
     let start = Instant::now();
     let deadline = start + cfg.duration;
-    let results: Vec<(Vec<f64>, usize, Option<String>)> = std::thread::scope(|s| {
+    type ClientResult = (Vec<f64>, Vec<f64>, usize, Option<String>);
+    let results: Vec<ClientResult> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..cfg.concurrency.max(1))
             .map(|_| {
                 let (next, bodies) = (&next, &bodies);
                 s.spawn(move || {
                     let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(120)).build().ok();
-                    let (mut lat, mut errors, mut first) = (Vec::new(), 0usize, None);
-                    let Some(client) = client else { return (lat, 1, Some("could not build an HTTP client".into())) };
+                    let (mut lat, mut busy, mut errors, mut first) = (Vec::new(), Vec::new(), 0usize, None);
+                    let Some(client) = client else { return (lat, busy, 1, Some("could not build an HTTP client".into())) };
                     while Instant::now() < deadline {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         if i >= cfg.max_requests {
@@ -157,27 +178,30 @@ pub fn run_load(cfg: &LoadConfig, pairs: &Pairs) -> LoadReport {
                         let k = i % pairs.len().max(1);
                         let t = Instant::now();
                         match send(&client, cfg, &pairs[k], &bodies[k], i) {
-                            Ok(()) => lat.push(t.elapsed().as_secs_f64() * 1e3),
-                            Err(e) => {
+                            Outcome::Done => lat.push(t.elapsed().as_secs_f64() * 1e3),
+                            Outcome::Busy => busy.push(t.elapsed().as_secs_f64() * 1e3),
+                            Outcome::Failed(e) => {
                                 errors += 1;
                                 first.get_or_insert(e);
                             }
                         }
                     }
-                    (lat, errors, first)
+                    (lat, busy, errors, first)
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or((Vec::new(), 1, Some("client thread panicked".into())))).collect()
+        handles.into_iter().map(|h| h.join().unwrap_or((Vec::new(), Vec::new(), 1, Some("client thread panicked".into())))).collect()
     });
     let seconds = start.elapsed().as_secs_f64();
     let mut lat: Vec<f64> = results.iter().flat_map(|r| r.0.iter().copied()).collect();
     lat.sort_by(f64::total_cmp);
-    let errors = results.iter().map(|r| r.1).sum();
+    let mut busy: Vec<f64> = results.iter().flat_map(|r| r.1.iter().copied()).collect();
+    busy.sort_by(f64::total_cmp);
+    let errors = results.iter().map(|r| r.2).sum();
     LoadReport {
         route: cfg.route,
         concurrency: cfg.concurrency,
-        requests: lat.len() + errors,
+        requests: lat.len() + busy.len() + errors,
         errors,
         seconds,
         throughput: lat.len() as f64 / seconds,
@@ -185,7 +209,11 @@ pub fn run_load(cfg: &LoadConfig, pairs: &Pairs) -> LoadReport {
         p95_ms: percentile(&lat, 0.95),
         p99_ms: percentile(&lat, 0.99),
         peak_rss_mb: cfg.server_pid.and_then(peak_rss_mb),
-        first_error: results.into_iter().find_map(|r| r.2),
+        busy: busy.len(),
+        busy_p50_ms: percentile(&busy, 0.50),
+        busy_p99_ms: percentile(&busy, 0.99),
+        busy_over_100ms: busy.iter().filter(|&&b| b > 100.0).count() as f64 / busy.len().max(1) as f64,
+        first_error: results.into_iter().find_map(|r| r.3),
     }
 }
 

@@ -231,7 +231,7 @@ fn bench(cli: &Cli) -> Option<CliResult> {
                 println!("{}", json!(r));
             } else {
                 println!(
-                    "{:?} x{}: {} requests in {:.1} s, {:.2} pairs/s, p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, {} errors{}{}",
+                    "{:?} x{}: {} requests in {:.1} s, {:.2} pairs/s, p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, {} errors{}{}{}",
                     r.route,
                     r.concurrency,
                     r.requests,
@@ -242,6 +242,17 @@ fn bench(cli: &Cli) -> Option<CliResult> {
                     r.p99_ms,
                     r.errors,
                     r.peak_rss_mb.map(|m| format!(", server peak RSS {m:.0} MB")).unwrap_or_default(),
+                    if r.busy > 0 {
+                        format!(
+                            ", {} busy answers (p50 {:.1} ms, p99 {:.1} ms, {:.1}% over 100 ms)",
+                            r.busy,
+                            r.busy_p50_ms,
+                            r.busy_p99_ms,
+                            r.busy_over_100ms * 100.0
+                        )
+                    } else {
+                        String::new()
+                    },
                     r.first_error.as_ref().map(|e| format!(" (first: {e})")).unwrap_or_default()
                 );
             }
