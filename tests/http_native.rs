@@ -341,3 +341,51 @@ async fn the_native_api_needs_a_key() {
     let req = Request::post("/v1/detect").header("content-type", "application/json").header("x-api-key", NATIVE_KEY);
     assert_eq!(router(state()).oneshot(req.body(Body::from("{}")).unwrap()).await.unwrap().status(), StatusCode::BAD_REQUEST);
 }
+
+/// A refused request's body is read before the busy answer: a client still uploading two large
+/// photos (Python's urllib, which stops at a broken pipe) reads the 503 and its Retry-After
+/// instead of a reset connection.
+#[test]
+fn a_busy_answer_reaches_a_client_still_uploading() {
+    let mut c = facematch::EngineConfig::new(models_dir(), "yunet-sface");
+    (c.workers, c.intra_threads, c.queue_depth) = (1, 1, 1);
+    let engine = Arc::new(facematch::Engine::new(c).unwrap());
+    let store = Arc::new(facematch::store::SqliteStore::in_memory().unwrap());
+    with_native_key(store.as_ref());
+    let state = AppState::new(engine.clone(), store, ServerConfig::default());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let url = format!("http://{}/v1/compare", listener.local_addr().unwrap());
+    let server = rt.spawn(facematch::server::serve(listener, state));
+    // Keep the one worker and its queue full of group photos for the client's whole upload.
+    let big = read(&sample("solvay_conference_1927.jpg"));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let filler = {
+        let (engine, stop) = (engine.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = engine.try_analyse(big.clone(), true, |_| {});
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let photo = sample("gauss.png"); // 1.6 MB: a 4.3 MB JSON body, far more than a socket buffer
+    let script = r#"
+import base64, json, sys, urllib.request, urllib.error
+b64 = base64.b64encode(open(sys.argv[2], 'rb').read()).decode()
+body = json.dumps({"image_a": b64, "image_b": b64}).encode()
+req = urllib.request.Request(sys.argv[1], data=body, headers={"content-type": "application/json", "authorization": sys.argv[3]})
+try:
+    urllib.request.urlopen(req, timeout=60).read(); print("200")
+except urllib.error.HTTPError as e:
+    print(e.code, e.headers.get("Retry-After"), json.loads(e.read())["error"]["code"])
+"#;
+    let out = std::process::Command::new("python3").args(["-c", script, &url, photo.to_str().unwrap(), NATIVE_BEARER]).output().unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    filler.join().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "the client saw no answer: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout.trim(), "503 1 busy");
+    server.abort();
+}
