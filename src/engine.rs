@@ -94,7 +94,7 @@ pub struct Analysis {
     /// The aligned face crop the embedding was made from (when embedded). In memory only.
     #[serde(skip)]
     pub aligned: Option<RgbImage>,
-    /// For the largest other faces (at most [`defaults::SAME_PERSON_CHECKS`], when embedded): the
+    /// For the largest other faces (at most [`defaults::SAME_PERSON_CHECKS`], at [`Depth::Likeness`]): the
     /// index in `faces` and the cosine similarity of that face to the chosen one. A document's ghost
     /// portrait is the holder again; it is not another person however large it is printed.
     #[serde(skip)]
@@ -131,9 +131,22 @@ pub struct Comparison {
 
 type Reply = Box<dyn FnOnce(Result<Analysis>) + Send>;
 
+/// How far an analysis goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Depth {
+    /// Faces only.
+    Faces,
+    /// And the chosen face's embedding.
+    Embedding,
+    /// And the likeness of the largest other faces to the chosen one ([`Analysis::likeness`]):
+    /// what prominent-face counting needs (a document's ghost portrait is the same person). Up to
+    /// [`defaults::SAME_PERSON_CHECKS`] more embeddings, so only where faces are counted.
+    Likeness,
+}
+
 struct Job {
     bytes: Vec<u8>,
-    embed: bool,
+    depth: Depth,
     /// A health probe: run both models on a synthetic input instead of analysing `bytes`.
     probe: bool,
     reply: Reply,
@@ -144,8 +157,8 @@ struct Job {
 }
 
 impl Job {
-    fn new(bytes: Vec<u8>, embed: bool, reply: Reply) -> Job {
-        Job { bytes, embed, probe: false, reply, cancelled: None, deadline: None }
+    fn new(bytes: Vec<u8>, depth: Depth, reply: Reply) -> Job {
+        Job { bytes, depth, probe: false, reply, cancelled: None, deadline: None }
     }
 
     /// Still worth running: wanted, and not past its deadline.
@@ -178,9 +191,7 @@ impl Engine {
     /// one up with a real inference. Returns only once the engine can serve.
     pub fn new(config: EngineConfig) -> Result<Engine> {
         let mut pack = Pack::resolve(&config.pack, &config.models_dir)?;
-        if let Some(tta) = config.tta {
-            pack.manifest = pack.manifest.with_tta(tta);
-        }
+        pack.manifest = pack.manifest.running(config.tta);
         let lib = runtime::resolve_ort_lib(config.ort_lib.as_deref(), &config.models_dir)?;
         let env = runtime::environment(&lib)?;
         let det_path = pack.detector_path();
@@ -233,8 +244,8 @@ impl Engine {
                             (job.reply)(Err(Error::Busy));
                             continue;
                         }
-                        let Job { bytes, embed, probe, reply, .. } = job;
-                        let run = || if probe { worker.probe() } else { worker.analyse(&bytes, embed) };
+                        let Job { bytes, depth, probe, reply, .. } = job;
+                        let run = || if probe { worker.probe() } else { worker.analyse(&bytes, depth) };
                         let result = std::panic::catch_unwind(AssertUnwindSafe(run))
                             .unwrap_or_else(|_| Err(Error::Internal("inference worker panicked".into())));
                         reply(result);
@@ -287,8 +298,8 @@ impl Engine {
 
     /// Queues an analysis without waiting: [`Error::Busy`] when the queue is full. `reply` runs on an
     /// inference thread: it should only hand the result over (e.g. a oneshot channel).
-    pub fn try_analyse(&self, bytes: Vec<u8>, embed: bool, reply: impl FnOnce(Result<Analysis>) + Send + 'static) -> Result<()> {
-        self.try_queue(vec![Job::new(bytes, embed, Box::new(reply))]).map(drop)
+    pub fn try_analyse(&self, bytes: Vec<u8>, depth: Depth, reply: impl FnOnce(Result<Analysis>) + Send + 'static) -> Result<()> {
+        self.try_queue(vec![Job::new(bytes, depth, Box::new(reply))]).map(drop)
     }
 
     /// Queues analyses without waiting, all or none: [`Error::Busy`] at once unless the queue has a
@@ -297,7 +308,7 @@ impl Engine {
     pub fn try_analyse_all(
         &self,
         images: Vec<Vec<u8>>,
-        embed: bool,
+        depth: Depth,
         wait: std::time::Duration,
         reply: impl Fn(usize, Result<Analysis>) + Send + Sync + 'static,
     ) -> Result<Ticket> {
@@ -307,7 +318,7 @@ impl Engine {
             .enumerate()
             .map(|(i, bytes)| {
                 let reply = reply.clone();
-                let mut job = Job::new(bytes, embed, Box::new(move |r| reply(i, r)));
+                let mut job = Job::new(bytes, depth, Box::new(move |r| reply(i, r)));
                 (job.cancelled, job.deadline) = (Some(flag.clone()), Some(deadline));
                 job
             })
@@ -342,34 +353,34 @@ impl Engine {
     /// Queues a health probe (one real inference of each model on a synthetic input) without
     /// waiting; [`Error::Busy`] when the queue is full.
     pub fn try_probe(&self, reply: impl FnOnce(Result<Analysis>) + Send + 'static) -> Result<()> {
-        let mut job = Job::new(Vec::new(), false, Box::new(reply));
+        let mut job = Job::new(Vec::new(), Depth::Faces, Box::new(reply));
         job.probe = true;
         self.try_queue(vec![job])
     }
 
     /// Analyses one image, waiting for a queue slot if needed.
-    pub fn analyse(&self, bytes: Vec<u8>, embed: bool) -> Result<Analysis> {
+    pub fn analyse(&self, bytes: Vec<u8>, depth: Depth) -> Result<Analysis> {
         let (tx, rx) = bounded(1);
-        self.send_blocking(bytes, embed, tx)?;
+        self.send_blocking(bytes, depth, tx)?;
         rx.recv().map_err(|_| Error::Shutdown)?
     }
 
     /// Queues an analysis, waiting for a queue slot; `reply` runs on an inference thread.
-    pub fn submit_blocking(&self, bytes: Vec<u8>, embed: bool, reply: impl FnOnce(Result<Analysis>) + Send + 'static) -> Result<()> {
-        let job = Job::new(bytes, embed, Box::new(reply));
+    pub fn submit_blocking(&self, bytes: Vec<u8>, depth: Depth, reply: impl FnOnce(Result<Analysis>) + Send + 'static) -> Result<()> {
+        let job = Job::new(bytes, depth, Box::new(reply));
         self.tx.as_ref().ok_or(Error::Shutdown)?.send(job).map_err(|_| Error::Shutdown)
     }
 
-    fn send_blocking(&self, bytes: Vec<u8>, embed: bool, tx: Sender<Result<Analysis>>) -> Result<()> {
-        self.submit_blocking(bytes, embed, move |r| drop(tx.send(r)))
+    fn send_blocking(&self, bytes: Vec<u8>, depth: Depth, tx: Sender<Result<Analysis>>) -> Result<()> {
+        self.submit_blocking(bytes, depth, move |r| drop(tx.send(r)))
     }
 
     /// Analyses both images (in parallel when there are two workers) and compares their faces.
     pub fn compare(&self, a: Vec<u8>, b: Vec<u8>) -> Result<Comparison> {
         let (ta, ra) = bounded(1);
         let (tb, rb) = bounded(1);
-        self.send_blocking(a, true, ta)?;
-        self.send_blocking(b, true, tb)?;
+        self.send_blocking(a, Depth::Likeness, ta)?;
+        self.send_blocking(b, Depth::Likeness, tb)?;
         let a = ra.recv().map_err(|_| Error::Shutdown)??;
         let b = rb.recv().map_err(|_| Error::Shutdown)??;
         Ok(Comparison::of(a, b))
@@ -427,7 +438,7 @@ impl Worker {
         Ok(Analysis { width: 0, height: 0, faces: Vec::new(), chosen: None, embedding: None, aligned: None, likeness: Vec::new(), timings })
     }
 
-    fn analyse(&mut self, bytes: &[u8], embed: bool) -> Result<Analysis> {
+    fn analyse(&mut self, bytes: &[u8], depth: Depth) -> Result<Analysis> {
         let mut timings = StageTimings::default();
         let t = Instant::now();
         let img = decode(bytes, &self.limits)?;
@@ -442,14 +453,16 @@ impl Worker {
         let mut embedding = None;
         let mut aligned = None;
         let mut likeness = Vec::new();
-        if let (true, Some(c)) = (embed, chosen) {
+        if let (Depth::Embedding | Depth::Likeness, Some(c)) = (depth, chosen) {
             let spec = self.embedder.spec();
             let t = Instant::now();
             let crop = align(&img, &c.face.landmarks, &spec.template, spec.input_size)?;
             timings.align_ms = ms(t);
             let t = Instant::now();
             let e = self.embedder.embed(&crop)?;
-            likeness = self.likeness(&img, &detections.faces, &c.face, &e)?;
+            if depth == Depth::Likeness {
+                likeness = self.likeness(&img, &detections.faces, &c.face, &e)?;
+            }
             timings.embed_ms = ms(t);
             embedding = Some(e);
             aligned = Some(crop);

@@ -290,7 +290,7 @@ fn run(cli: &Cli) -> CliResult {
     let load_ms = start.elapsed().as_secs_f64() * 1e3;
     match &cli.command {
         Command::Detect { image, json } => {
-            let a = engine.analyse(read(image)?, false).map_err(in_ctx(image))?;
+            let a = engine.analyse(read(image)?, facematch::engine::Depth::Faces).map_err(in_ctx(image))?;
             if *json {
                 println!(
                     "{}",
@@ -305,7 +305,7 @@ fn run(cli: &Cli) -> CliResult {
             }
         }
         Command::Embed { image, json } => {
-            let a = engine.analyse(read(image)?, true).map_err(in_ctx(image))?;
+            let a = engine.analyse(read(image)?, facematch::engine::Depth::Embedding).map_err(in_ctx(image))?;
             let emb = a.embedding.as_ref().ok_or((Error::NoFace, Some(image.display().to_string())))?;
             if *json {
                 println!("{}", json!({"embedding": emb, "faces": a.face_count(), "face": face_json(&a)}));

@@ -49,10 +49,12 @@ impl Manifest {
         }
     }
 
-    /// The manifest as the engine runs it with test-time augmentation `tta`. A manifest file
-    /// keeps `calibration` (measured without TTA) and `calibration_flip`; the running manifest's
-    /// `calibration` is the one measured with its `tta` (none when it was not calibrated so).
-    pub fn with_tta(mut self, tta: Tta) -> Manifest {
+    /// The manifest as the engine runs it, with test-time augmentation `tta` (the file's own when
+    /// `None`). A manifest file keeps `calibration` (measured without TTA) and `calibration_flip`;
+    /// the running manifest's `calibration` is the one measured with its `tta` (none when it was
+    /// not calibrated so). Applied once, when the engine loads the pack.
+    pub fn running(mut self, tta: Option<Tta>) -> Manifest {
+        let tta = tta.unwrap_or(self.embedder.tta);
         self.embedder.tta = tta;
         match tta {
             Tta::Flip => self.calibration = self.calibration_flip.take(),
@@ -250,8 +252,6 @@ impl Pack {
 
     pub fn parse(text: &str, base_dir: PathBuf, source: String) -> Result<Pack> {
         let manifest: Manifest = toml::from_str(text).map_err(|e| Error::Manifest { path: source.clone(), reason: e.to_string() })?;
-        let tta = manifest.embedder.tta;
-        let manifest = manifest.with_tta(tta);
         let bad = |reason: &str| Error::Manifest { path: source.clone(), reason: reason.to_string() };
         let d = &manifest.detector;
         if d.input_size < 32 || !d.input_size.is_multiple_of(32) {
@@ -302,5 +302,30 @@ mod tests {
         let text = BUILTIN_PACKS[0].1.replace("input_size = 640", "input_size = 100");
         let err = Pack::parse(&text, PathBuf::new(), "t".into()).unwrap_err().to_string();
         assert!(err.contains("multiple of 32"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod tta_tests {
+    use super::*;
+
+    /// The default pack ships a calibration for each option; the running manifest uses the one of
+    /// its option, and its embedding space is named apart.
+    #[test]
+    fn each_option_runs_with_its_own_calibration() {
+        let pack = Pack::resolve(DEFAULT_PACK, Path::new("/nonexistent")).unwrap();
+        let at = |m: &Manifest| m.calibration.as_ref().map(|c| c.cosine_for_score(0.5));
+        let plain = pack.manifest.clone().running(None);
+        let flip = pack.manifest.clone().running(Some(Tta::Flip));
+        let (p, f) = (at(&plain).unwrap(), at(&flip).unwrap());
+        assert!(p != f && (p - f).abs() < 0.05, "plain {p}, flip {f}");
+        assert_eq!(plain.calibration_section(), "calibration");
+        assert_eq!(flip.calibration_section(), "calibration_flip");
+        assert!(flip.embedding_model_id().ends_with("+flip") && !plain.embedding_model_id().ends_with("+flip"));
+        // A file that says `tta = "flip"` runs with flip unless told otherwise.
+        let mut m = pack.manifest.clone();
+        m.embedder.tta = Tta::Flip;
+        assert_eq!(at(&m.clone().running(None)), Some(f));
+        assert_eq!(at(&m.running(Some(Tta::None))), Some(p));
     }
 }

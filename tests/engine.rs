@@ -11,7 +11,7 @@ fn sample_photos_face_counts_with_each_detector() {
     for pack in ["yunet-sface", "scrfd-sface"] {
         let engine = shared_engine(pack);
         for (name, expected) in [("solvay_conference_1927.jpg", 29), ("newton.png", 1), ("gauss.png", 1)] {
-            let a = engine.analyse(read(&sample(name)), false).unwrap();
+            let a = engine.analyse(read(&sample(name)), facematch::engine::Depth::Faces).unwrap();
             assert_eq!(a.face_count(), expected, "{pack}: {name}");
             // Largest first, by clipped area.
             let areas: Vec<f32> = a.faces.iter().map(|f| f.clipped_area(a.width, a.height)).collect();
@@ -60,8 +60,8 @@ fn same_person_scores_high_different_people_low() {
 fn embeddings_are_unit_length_and_deterministic() {
     let engine = shared_engine("yunet-sface");
     let bytes = read(&sample("gauss.png"));
-    let a = engine.analyse(bytes.clone(), true).unwrap().embedding.unwrap();
-    let b = engine.analyse(bytes, true).unwrap().embedding.unwrap();
+    let a = engine.analyse(bytes.clone(), facematch::engine::Depth::Embedding).unwrap().embedding.unwrap();
+    let b = engine.analyse(bytes, facematch::engine::Depth::Embedding).unwrap().embedding.unwrap();
     assert_eq!(a.len(), 128);
     let norm: f32 = a.iter().map(|x| x * x).sum::<f32>().sqrt();
     assert!((norm - 1.0).abs() < 1e-4);
@@ -71,7 +71,7 @@ fn embeddings_are_unit_length_and_deterministic() {
 #[test]
 fn bad_inputs_give_typed_errors() {
     let engine = shared_engine("yunet-sface");
-    let kind = |bytes: Vec<u8>| engine.analyse(bytes, true).map(|_| ()).unwrap_err();
+    let kind = |bytes: Vec<u8>| engine.analyse(bytes, facematch::engine::Depth::Embedding).map(|_| ()).unwrap_err();
     assert!(matches!(kind(Vec::new()), Error::EmptyImage));
     assert_eq!(kind(b"GIF89a not really".to_vec()).kind(), ErrorKind::InvalidImage);
     assert!(matches!(kind(b"plain text, no image".to_vec()), Error::UnsupportedFormat));
@@ -98,7 +98,7 @@ fn no_face_images_have_no_face_even_with_the_fallback() {
         let mut checked = 0;
         for line in index.lines().filter(|l| l.split(',').nth(1) == Some("no_face")) {
             let path = eval.join(line.split(',').next().unwrap());
-            let a = engine.analyse(read(&path), true).unwrap();
+            let a = engine.analyse(read(&path), facematch::engine::Depth::Embedding).unwrap();
             assert_eq!(a.face_count(), 0, "{pack}: {}", path.display());
             assert!(a.chosen.is_none() && a.embedding.is_none(), "{pack}: {} fell back to {:?}", path.display(), a.chosen);
             checked += 1;
@@ -113,7 +113,7 @@ fn fallback_recovers_faces_below_the_threshold() {
     // YuNet scores this masked face 0.59 (< 0.7 threshold): detect lists nothing, compare still gets a
     // face, marked low-confidence.
     let engine = shared_engine("yunet-sface");
-    let a = engine.analyse(read(&eval.join("insightface/inspireface_test_res/bulk/mask.png")), true).unwrap();
+    let a = engine.analyse(read(&eval.join("insightface/inspireface_test_res/bulk/mask.png")), facematch::engine::Depth::Embedding).unwrap();
     assert_eq!(a.face_count(), 0);
     let chosen = a.chosen.expect("fallback face");
     assert!(chosen.low_confidence && chosen.face.score < 0.7 && chosen.face.score >= 0.58);
@@ -125,13 +125,13 @@ fn every_supported_format_decodes_to_the_same_face() {
     let Some(eval) = shared_eval() else { return };
     let engine = shared_engine("yunet-sface");
     let dir = eval.join("compreface/robustness");
-    let reference = engine.analyse(read(&dir.join("einstein.png")), true).unwrap().embedding.unwrap();
+    let reference = engine.analyse(read(&dir.join("einstein.png")), facematch::engine::Depth::Embedding).unwrap().embedding.unwrap();
     for f in ["einstein.jpeg", "einstein.webp", "einstein.bmp", "einstein.gif", "einstein.tiff"] {
-        let a = engine.analyse(read(&dir.join(f)), true).unwrap_or_else(|e| panic!("{f}: {e}"));
+        let a = engine.analyse(read(&dir.join(f)), facematch::engine::Depth::Embedding).unwrap_or_else(|e| panic!("{f}: {e}"));
         let sim = facematch::score::cosine(&reference, a.embedding.as_ref().unwrap());
         assert!(sim > 0.9, "{f}: {sim}");
     }
-    let rgba = engine.analyse(read(&eval.join("face_recognition/tests/test_images/32bit.png")), true).unwrap();
+    let rgba = engine.analyse(read(&eval.join("face_recognition/tests/test_images/32bit.png")), facematch::engine::Depth::Embedding).unwrap();
     assert_eq!(rgba.face_count(), 1);
 }
 
@@ -184,7 +184,7 @@ fn landmarks_map_back_from_every_geometry() {
     // come back to the same place in each photo's own pixels.
     let engine = shared_engine("yunet-sface");
     let newton = image::load_from_memory(&read(&sample("newton.png"))).unwrap().to_rgb8();
-    let reference = engine.analyse(png(&newton), false).unwrap().chosen.unwrap().face.landmarks;
+    let reference = engine.analyse(png(&newton), facematch::engine::Depth::Faces).unwrap().chosen.unwrap().face.landmarks;
     let eyes = (reference[1][0] - reference[0][0]).hypot(reference[1][1] - reference[0][1]);
     let (w, h) = newton.dimensions();
     let resized =
@@ -196,7 +196,7 @@ fn landmarks_map_back_from_every_geometry() {
         ("enlarged to 2.5", resized(2.5), 2.5, 0.0, 0.0),
         ("at the right edge of a wider canvas", wide, 1.0, w as f32, 200.0),
     ] {
-        let a = engine.analyse(png(&img), false).unwrap();
+        let a = engine.analyse(png(&img), facematch::engine::Depth::Faces).unwrap();
         let got = a.chosen.unwrap_or_else(|| panic!("{label}: no face")).face.landmarks;
         for (p, q) in got.iter().zip(reference) {
             let (x, y) = ((p[0] - dx) / k, (p[1] - dy) / k);
@@ -234,4 +234,21 @@ fn admission_is_all_or_nothing_and_late_work_is_dropped() {
     assert!(got.iter().all(|(_, r)| matches!(r, Err(Error::Busy))), "late work ran");
     drop(ticket);
     assert_eq!(replies.load(std::sync::atomic::Ordering::SeqCst), 0);
+}
+
+/// The other faces are embedded only when faces are counted ([`Depth::Likeness`]): enrollment,
+/// search and eval embed the chosen face alone.
+#[test]
+fn other_faces_are_embedded_only_for_likeness() {
+    use facematch::engine::Depth;
+    let engine = shared_engine("yunet-sface");
+    let group = read(&sample("solvay_conference_1927.jpg"));
+    let plain = engine.analyse(group.clone(), Depth::Embedding).unwrap();
+    assert!(plain.embedding.is_some() && plain.faces.len() > 20);
+    assert!(plain.likeness.is_empty(), "{:?}", plain.likeness);
+    let counted = engine.analyse(group, Depth::Likeness).unwrap();
+    assert_eq!(counted.likeness.len(), facematch::defaults::SAME_PERSON_CHECKS);
+    assert_eq!(counted.embedding, plain.embedding);
+    // Faces only: no embedding at all.
+    assert!(engine.analyse(read(&sample("newton.png")), Depth::Faces).unwrap().embedding.is_none());
 }

@@ -53,7 +53,7 @@ fn alignment_and_embedding_match_opencv_given_its_landmarks() {
 fn end_to_end_matches_opencv() {
     let engine = shared_engine("yunet-sface");
     for (name, g) in fixture()["images"].as_object().unwrap() {
-        let a = engine.analyse(read(&sample(name)), true).unwrap();
+        let a = engine.analyse(read(&sample(name)), facematch::engine::Depth::Embedding).unwrap();
         assert_eq!(a.face_count() as u64, g["faces"].as_u64().unwrap(), "{name}");
         let chosen = a.chosen.unwrap().face;
         let theirs = points(&g["landmarks"]);

@@ -178,7 +178,7 @@ async fn liveness_while_busy() {
     let mut queued = 0;
     while queued < 8 {
         let tx = tx.clone();
-        if engine.try_analyse(big.clone(), true, move |r| { let _ = tx.send(r.is_ok()); }).is_err() {
+        if engine.try_analyse(big.clone(), facematch::engine::Depth::Embedding, move |r| { let _ = tx.send(r.is_ok()); }).is_err() {
             break;
         }
         queued += 1;
@@ -364,7 +364,7 @@ fn a_busy_answer_reaches_a_client_still_uploading() {
         let (engine, stop) = (engine.clone(), stop.clone());
         std::thread::spawn(move || {
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let _ = engine.try_analyse(big.clone(), true, |_| {});
+                let _ = engine.try_analyse(big.clone(), facematch::engine::Depth::Embedding, |_| {});
                 std::thread::sleep(std::time::Duration::from_millis(2));
             }
         })

@@ -19,7 +19,7 @@ fn analyse_all(paths: &[PathBuf]) -> Vec<(PathBuf, Analysis)> {
     let (tx, rx) = mpsc::channel();
     for (i, p) in paths.iter().enumerate() {
         let tx = tx.clone();
-        engine.submit_blocking(read(p), true, move |r| drop(tx.send((i, r)))).unwrap();
+        engine.submit_blocking(read(p), facematch::engine::Depth::Likeness, move |r| drop(tx.send((i, r)))).unwrap();
     }
     drop(tx);
     let mut out: Vec<(usize, Analysis)> = rx.iter().filter_map(|(i, r)| r.ok().map(|a| (i, a))).collect();

@@ -42,7 +42,7 @@ pub fn embed_images(engine: &Engine, paths: &[PathBuf], progress: &(dyn Fn(usize
                 };
                 // Blocks while the queue is full, so memory stays bounded by the queue depth.
                 let reply_tx = tx.clone();
-                if engine.submit_blocking(bytes, true, move |r| drop(reply_tx.send((i, r)))).is_err() {
+                if engine.submit_blocking(bytes, crate::engine::Depth::Embedding, move |r| drop(reply_tx.send((i, r)))).is_err() {
                     let _ = tx.send((i, Err(crate::Error::Shutdown)));
                 }
             }

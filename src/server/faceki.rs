@@ -18,6 +18,7 @@ use super::error::ApiError;
 use super::form::{self, FormError};
 use super::subjects::{identify_blocking, Candidate};
 use super::{auth, AppState};
+use crate::engine::Depth;
 use crate::error::{Error, ErrorKind};
 use crate::score::vendor;
 use crate::store::{StoreError, Subject};
@@ -280,7 +281,7 @@ pub async fn face_check(State(state): State<AppState>, _: FacekiClient, req: Req
         _ => missing(),
     })?;
     let selfie = form.files.remove("selfie_image").filter(|s| !s.is_empty()).ok_or_else(missing)?;
-    let a = super::analyse(&state.engine, selfie, true).await?;
+    let a = super::analyse(&state.engine, selfie, Depth::Embedding).await?;
     let Some(embedding) = a.embedding else {
         let data = FaceCheckData { face_verified: false, all_face_ids: Vec::new(), kyc_records: Vec::new() };
         return Ok(

@@ -31,7 +31,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::defaults;
-use crate::engine::{Analysis, Engine};
+use crate::engine::{Analysis, Depth, Engine};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone)]
@@ -215,15 +215,15 @@ async fn not_found(uri: axum::http::Uri) -> Response {
 
 /// Runs one analysis on the engine's inference threads without blocking the async runtime;
 /// [`Error::Busy`] at once when the engine's queue is full.
-pub async fn analyse(engine: &Engine, bytes: Vec<u8>, embed: bool) -> Result<Analysis> {
-    let mut all = analyse_all(engine, vec![bytes], embed).await?;
+pub async fn analyse(engine: &Engine, bytes: Vec<u8>, depth: Depth) -> Result<Analysis> {
+    let mut all = analyse_all(engine, vec![bytes], depth).await?;
     all.pop().unwrap_or(Err(Error::Shutdown))
 }
 
 /// Both images analysed at once (two inference workers when there are two), admitted together:
 /// both take a queue slot or the request is refused at once with [`Error::Busy`].
 pub async fn analyse_pair(engine: &Engine, a: Vec<u8>, b: Vec<u8>) -> Result<(Result<Analysis>, Result<Analysis>)> {
-    let mut all = analyse_all(engine, vec![a, b], true).await?.into_iter();
+    let mut all = analyse_all(engine, vec![a, b], Depth::Likeness).await?.into_iter();
     match (all.next(), all.next()) {
         (Some(a), Some(b)) => Ok((a, b)),
         _ => Err(Error::Shutdown),
@@ -232,11 +232,11 @@ pub async fn analyse_pair(engine: &Engine, a: Vec<u8>, b: Vec<u8>) -> Result<(Re
 
 /// Queues every image at once or none. Work not started within [`defaults::QUEUE_WAIT_SECS`], or
 /// whose caller went away (this future dropped: the client hung up), is dropped unrun.
-async fn analyse_all(engine: &Engine, images: Vec<Vec<u8>>, embed: bool) -> Result<Vec<Result<Analysis>>> {
+async fn analyse_all(engine: &Engine, images: Vec<Vec<u8>>, depth: Depth) -> Result<Vec<Result<Analysis>>> {
     let n = images.len();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let wait = std::time::Duration::from_secs(defaults::QUEUE_WAIT_SECS);
-    let _ticket = engine.try_analyse_all(images, embed, wait, move |i, r| drop(tx.send((i, r))))?;
+    let _ticket = engine.try_analyse_all(images, depth, wait, move |i, r| drop(tx.send((i, r))))?;
     let mut out: Vec<Option<Result<Analysis>>> = (0..n).map(|_| None).collect();
     for _ in 0..n {
         let (i, r) = rx.recv().await.ok_or(Error::Shutdown)?;

@@ -17,7 +17,7 @@ use super::form::{self, FormError};
 use super::service::{self, CompareError};
 use super::{analyse, auth, AppState};
 use crate::calibration::score_of_fmr;
-use crate::engine::Analysis;
+use crate::engine::{Analysis, Depth};
 use crate::image_input::decode_base64_image;
 
 /// Text fields are short: thresholds and names, never images.
@@ -319,9 +319,10 @@ fn image_report(a: &Analysis, prominent: usize) -> ImageReport {
     }
 }
 
-/// The analysis of an uploaded image and the embedding of its largest face; 422 `no_face` without one.
-pub(crate) async fn embed_upload(state: &AppState, bytes: Vec<u8>, name: &str) -> Result<(Analysis, Vec<f32>), ApiError> {
-    let mut a = analyse(&state.engine, bytes, true).await.map_err(|e| ApiError::for_image(&e, name))?;
+/// The analysis of an uploaded image (to `depth`) and the embedding of its largest face; 422
+/// `no_face` without one.
+pub(crate) async fn embed_upload(state: &AppState, bytes: Vec<u8>, name: &str, depth: Depth) -> Result<(Analysis, Vec<f32>), ApiError> {
+    let mut a = analyse(&state.engine, bytes, depth).await.map_err(|e| ApiError::for_image(&e, name))?;
     match a.embedding.take() {
         Some(e) => Ok((a, e)),
         None => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "no_face", format!("{name}: no face was found in the image"))),
@@ -419,7 +420,7 @@ pub async fn compare(State(state): State<AppState>, _: NativeClient, req: Reques
     ))]
 pub async fn detect(State(state): State<AppState>, _: NativeClient, req: Request) -> Result<Json<DetectResponse>, ApiError> {
     let mut fields = read_fields(&state, req, &["image"]).await?;
-    let a = analyse(&state.engine, fields.images.remove("image").unwrap_or_default(), false)
+    let a = analyse(&state.engine, fields.images.remove("image").unwrap_or_default(), Depth::Faces)
         .await
         .map_err(|e| ApiError::for_image(&e, "image"))?;
     Ok(Json(DetectResponse { faces: a.faces, width: a.width, height: a.height, timings_ms: a.timings }))
@@ -439,7 +440,8 @@ pub async fn detect(State(state): State<AppState>, _: NativeClient, req: Request
     ))]
 pub async fn embed(State(state): State<AppState>, _: NativeClient, req: Request) -> Result<Json<EmbedResponse>, ApiError> {
     let mut fields = read_fields(&state, req, &["image"]).await?;
-    let (a, embedding) = embed_upload(&state, fields.images.remove("image").unwrap_or_default(), "image").await?;
+    // The report counts prominent faces, which needs the others' likeness.
+    let (a, embedding) = embed_upload(&state, fields.images.remove("image").unwrap_or_default(), "image", Depth::Likeness).await?;
     let image = image_report(&a, state.engine.prominent_faces(&a, state.config.prominent_face_share));
     Ok(Json(EmbedResponse { dim: embedding.len(), embedding, pack: state.engine.pack().manifest.name.clone(), image }))
 }

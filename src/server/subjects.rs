@@ -14,6 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::error::ApiError;
 use super::native::{embed_upload, fingerprint, read_fields, used_face, ErrorBody, NativeClient, UsedFace, MAX_RECORD_BYTES};
 use super::{store_call, AppState};
+use crate::engine::Depth;
 use crate::gallery::{FaceRef, Hit};
 use crate::store::{NewFace, Once, RecordUpdate, Subject};
 
@@ -162,7 +163,7 @@ pub async fn enroll(
     let record = parse_record(fields.text.get("record"))?;
     let photo = fields.images.remove("image").unwrap_or_default();
     let sealed = seal(&state, &photo)?;
-    let (a, embedding) = embed_upload(&state, photo, "image").await?;
+    let (a, embedding) = embed_upload(&state, photo, "image", Depth::Embedding).await?;
     let model = state.engine.pack().manifest.embedding_model_id();
     let (store, e) = (state.store.clone(), embedding.clone());
     let subject = store_call(move || {
@@ -199,7 +200,7 @@ pub async fn add_face(
     let hash = fields.fingerprint(&format!("POST /v1/subjects/{id}/faces"));
     let photo = fields.images.remove("image").unwrap_or_default();
     let sealed = seal(&state, &photo)?;
-    let (_, embedding) = embed_upload(&state, photo, "image").await?;
+    let (_, embedding) = embed_upload(&state, photo, "image", Depth::Embedding).await?;
     let model = state.engine.pack().manifest.embedding_model_id();
     let (store, e, sid) = (state.store.clone(), embedding.clone(), id.clone());
     let face = store_call(move || {
@@ -444,7 +445,7 @@ pub async fn identify(State(state): State<AppState>, _: NativeClient, req: Reque
             .filter(|f| *f > 0.0 && *f < 1.0)
             .ok_or_else(|| ApiError::bad_request("invalid_field", "fmr: must lie strictly between 0 and 1"))?,
     };
-    let (a, embedding) = embed_upload(&state, fields.images.remove("image").unwrap_or_default(), "image").await?;
+    let (a, embedding) = embed_upload(&state, fields.images.remove("image").unwrap_or_default(), "image", Depth::Embedding).await?;
     let (n, candidates) = identify_blocking(&state, embedding, k, target).await?;
     Ok(Json(IdentifyResponse {
         gallery_size: n,
