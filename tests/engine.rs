@@ -220,7 +220,7 @@ fn admission_is_all_or_nothing_and_late_work_is_dropped() {
     let replies = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let r = replies.clone();
     let three = vec![newton.clone(), newton.clone(), newton.clone()];
-    let refused = engine.try_analyse_all(three, true, std::time::Duration::from_secs(10), move |_, _| {
+    let refused = engine.try_analyse_all(three, facematch::engine::Depth::Embedding, std::time::Duration::from_secs(10), move |_, _| {
         r.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     });
     assert!(matches!(refused, Err(Error::Busy)));
@@ -228,7 +228,7 @@ fn admission_is_all_or_nothing_and_late_work_is_dropped() {
     // A deadline already past: both images are answered busy, unrun.
     let (tx, rx) = std::sync::mpsc::channel();
     let ticket =
-        engine.try_analyse_all(vec![newton.clone(), newton], true, std::time::Duration::ZERO, move |i, r| drop(tx.send((i, r)))).unwrap();
+        engine.try_analyse_all(vec![newton.clone(), newton], facematch::engine::Depth::Embedding, std::time::Duration::ZERO, move |i, r| drop(tx.send((i, r)))).unwrap();
     let mut got: Vec<_> = rx.iter().take(2).collect();
     got.sort_by_key(|(i, _)| *i);
     assert!(got.iter().all(|(_, r)| matches!(r, Err(Error::Busy))), "late work ran");
