@@ -138,10 +138,11 @@ pub enum Command {
     /// Calibrate the pack's scores: embed labelled images, score every cross-identity pair, and
     /// write the FMR table into the pack's manifest.
     Calibrate {
-        /// A directory of identity folders (DIR/Name/*.jpg, as LFW's `lfw/`), or a CSV with
-        /// `path,identity` columns.
-        #[arg(long, env = "FACEMATCH_CALIBRATE_IMAGES")]
-        images: PathBuf,
+        /// A labelled set: a directory of identity folders (DIR/Name/*.jpg, as LFW's `lfw/`), or a
+        /// CSV with `path,identity` columns and any attribute columns (`sex`, `ethnicity`, `age`,
+        /// …). Repeat (or separate with commas) for several sets; pairs are formed within each set.
+        #[arg(long, env = "FACEMATCH_CALIBRATE_IMAGES", value_delimiter = ',', required = true)]
+        images: Vec<PathBuf>,
         /// Directory CSV paths resolve against (default: the CSV's directory).
         #[arg(long, env = "FACEMATCH_CALIBRATE_IMAGES_ROOT")]
         images_root: Option<PathBuf>,

@@ -6,6 +6,7 @@ pub mod calibrate_cmd;
 pub mod calibration;
 pub mod cli;
 pub mod cmd;
+pub mod confidence;
 pub mod decode;
 pub mod defaults;
 pub mod detect;
