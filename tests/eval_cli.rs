@@ -165,3 +165,47 @@ fn folds_numbered_from_one_give_ten_folds() {
     assert!(stderr.contains("fold `x`"), "{stderr}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `calibrate` with two labelled sets (identity folders, and a CSV with an attribute column): pairs
+/// within each set only, a population report with certified thresholds, and the section written
+/// into the given manifest naming both sets.
+#[test]
+fn calibrate_takes_several_sets_and_reports_populations() {
+    let dir = temp_dir("calibrate");
+    let newton = read(&sample("newton.png"));
+    for (person, name, bytes) in
+        [("A", "1.jpg", mirrored_jpeg(&newton)), ("A", "2.png", newton.clone()), ("B", "1.png", read(&sample("gauss.png")))]
+    {
+        std::fs::create_dir_all(dir.join("folders").join(person)).unwrap();
+        std::fs::write(dir.join("folders").join(person).join(name), bytes).unwrap();
+    }
+    let csv = dir.join("people.csv");
+    std::fs::write(
+        &csv,
+        format!(
+            "path,identity,sex\n{},newton,male\n{},gauss,male\n{},solvay,male\n",
+            sample("newton.png").display(),
+            sample("gauss.png").display(),
+            sample("solvay_conference_1927.jpg").display()
+        ),
+    )
+    .unwrap();
+    let manifest = dir.join("pack.toml");
+    std::fs::write(&manifest, include_str!("../models/yunet-sface.toml")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_facematch"))
+        .args(["--models-dir", models_dir().to_str().unwrap(), "calibrate", "--out", manifest.to_str().unwrap()])
+        .args(["--images", dir.join("folders").to_str().unwrap(), "--images", csv.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    // Folders: A-B twice (2 impostor pairs, 1 genuine); CSV: 3 impostor pairs, all `same sex`.
+    assert!(stdout.contains("5 impostor pairs, 1 genuine pairs, 6 images, 5 identities"), "{stdout}");
+    assert!(stdout.contains("  all (5 pairs): 1e-3:"), "{stdout}");
+    assert!(stdout.contains("  same sex (3 pairs): 1e-3:") && stdout.contains("cannot certify"), "{stdout}");
+    let written: toml::Value = toml::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    let command = written["calibration"]["command"].as_str().unwrap();
+    assert!(command.contains("--images") && command.contains("people.csv") && command.contains("folders"), "{command}");
+    assert_eq!(written["calibration"]["impostor_pairs"].as_integer(), Some(5));
+    std::fs::remove_dir_all(&dir).ok();
+}
