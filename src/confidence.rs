@@ -53,7 +53,8 @@ pub fn certified_threshold(impostors_desc: &[f32], fmr: f64, confidence: f64) ->
     Some((t, above))
 }
 
-fn next_up(v: f32) -> f32 {
+/// The smallest f32 above `v`: a threshold that refuses `v` itself.
+pub fn next_up(v: f32) -> f32 {
     if v.is_nan() || v == f32::INFINITY {
         return v;
     }

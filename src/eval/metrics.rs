@@ -97,26 +97,11 @@ pub fn tar_at_fmr(genuine: &[f32], impostor: &[f32], fmr: f64) -> TarAtFmr {
     let allowed = (fmr * im.len() as f64).floor() as usize;
     let threshold = match im.get(allowed) {
         // Strictly above the (allowed+1)-th highest impostor.
-        Some(&v) => next_up(v),
+        Some(&v) => crate::confidence::next_up(v),
         None => f32::MIN,
     };
     let tar = if genuine.is_empty() { 0.0 } else { genuine.iter().filter(|&&g| g >= threshold).count() as f64 / genuine.len() as f64 };
     TarAtFmr { fmr, threshold, tar, impostors: im.len(), measurable: fmr * im.len() as f64 >= 1.0 }
-}
-
-fn next_up(v: f32) -> f32 {
-    if v.is_nan() || v == f32::INFINITY {
-        return v;
-    }
-    let bits = v.to_bits();
-    let next = if v == 0.0 {
-        1
-    } else if v > 0.0 {
-        bits + 1
-    } else {
-        bits - 1
-    };
-    f32::from_bits(next)
 }
 
 /// One fold of a k-fold evaluation: its threshold is chosen on the other folds (LFW protocol).
