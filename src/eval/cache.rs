@@ -31,10 +31,15 @@ fn image_key(path: &Path) -> Option<String> {
 
 impl EmbeddingCache {
     pub fn open(dir: &Path, manifest: &Manifest) -> EmbeddingCache {
+        Self::open_for(dir, manifest, crate::version::pipeline_fingerprint())
+    }
+
+    /// The cache of `manifest`'s settings run by pipeline code `code` (a fingerprint).
+    fn open_for(dir: &Path, manifest: &Manifest, code: &str) -> EmbeddingCache {
         // Everything that changes an embedding: the files, the detection / alignment settings and
         // the code that runs them.
         let settings = serde_json::to_string(&(&manifest.detector, &manifest.embedder)).unwrap_or_default();
-        let fingerprint = format!("{settings}|{}", crate::version::pipeline_fingerprint());
+        let fingerprint = format!("{settings}|{code}");
         let hash = hex::encode(&Sha256::digest(fingerprint.as_bytes())[..8]);
         let file = dir.join(format!("{}-{hash}.json", manifest.name));
         let entries = std::fs::read(&file).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
@@ -74,5 +79,31 @@ impl EmbeddingCache {
 
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Another build of the pipeline code, or another setting, never reads this one's embeddings.
+    #[test]
+    fn keyed_by_code_and_settings() {
+        let dir = std::env::temp_dir().join(format!("fm-cache-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let manifest = crate::manifest::Pack::resolve(crate::manifest::DEFAULT_PACK, Path::new("/nonexistent")).unwrap().manifest;
+        let image = dir.join("a.jpg");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(&image, b"bytes").unwrap();
+        let result = ImageResult { embedding: Some(vec![1.0, 0.0]), faces: 1, low_confidence: false, error: None };
+        let mut c = EmbeddingCache::open_for(&dir, &manifest, "build-1");
+        c.put(&image, &result);
+        c.save().unwrap();
+        assert!(EmbeddingCache::open_for(&dir, &manifest, "build-1").get(&image).is_some());
+        assert!(EmbeddingCache::open_for(&dir, &manifest, "build-2").get(&image).is_none());
+        let mut flip = manifest.clone();
+        flip.embedder.tta = crate::manifest::Tta::Flip;
+        assert!(EmbeddingCache::open_for(&dir, &flip, "build-1").get(&image).is_none());
+        std::fs::remove_dir_all(&dir).ok();
     }
 }
