@@ -102,13 +102,7 @@ pub fn peak_rss_mb(pid: u32) -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-fn send(
-    client: &reqwest::blocking::Client,
-    cfg: &LoadConfig,
-    pair: &(Vec<u8>, Vec<u8>),
-    json: &str,
-    seq: usize,
-) -> Outcome {
+fn send(client: &reqwest::blocking::Client, cfg: &LoadConfig, pair: &(Vec<u8>, Vec<u8>), json: &str, seq: usize) -> Outcome {
     let req = match cfg.route {
         Route::Native => {
             let r = client.post(format!("{}/v1/compare", cfg.url)).header("content-type", "application/json").body(json.to_string());

@@ -180,7 +180,11 @@ pub fn run(engine: &Engine, sources: &[PathBuf], root: Option<&Path>, out: Optio
     let t = Instant::now();
     let populations = population_scores(&sets);
     let all = populations.get("all").cloned().unwrap_or_default();
-    eprintln!("calibrate: {} impostor pairs scored and sorted in {:.1} s; {skipped} images without a face skipped", all.len(), t.elapsed().as_secs_f64());
+    eprintln!(
+        "calibrate: {} impostor pairs scored and sorted in {:.1} s; {skipped} images without a face skipped",
+        all.len(),
+        t.elapsed().as_secs_f64()
+    );
     let names: Vec<String> = sources.iter().map(|s| s.display().to_string()).collect();
     let dataset = dataset.map(str::to_string).unwrap_or_else(|| names.join(" + "));
     let tta = match pack.manifest.embedder.tta {
@@ -223,7 +227,10 @@ fn print_table(cal: &Calibration, tar: &dyn Fn(f32) -> f64) {
 /// Per population: the point-estimate threshold at each FMR and the one a 95 % upper bound
 /// certifies, or how many impostor pairs it would take.
 fn print_populations(pops: &BTreeMap<String, Vec<f32>>, tar: &dyn Fn(f32) -> f64) {
-    println!("\nimpostor populations: cosine threshold at each FMR, point estimate / certified ({:.0} % Clopper-Pearson upper bound)", CONFIDENCE * 100.0);
+    println!(
+        "\nimpostor populations: cosine threshold at each FMR, point estimate / certified ({:.0} % Clopper-Pearson upper bound)",
+        CONFIDENCE * 100.0
+    );
     for (name, scores) in pops {
         let n = scores.len();
         let cells: Vec<String> = REPORT_FMRS
@@ -232,7 +239,9 @@ fn print_populations(pops: &BTreeMap<String, Vec<f32>>, tar: &dyn Fn(f32) -> f64
                 let point = scores.get(((fmr * n as f64).floor() as usize).min(n.saturating_sub(1))).copied();
                 match (point, crate::confidence::certified_threshold(scores, fmr, CONFIDENCE)) {
                     (Some(p), Some((c, _))) => format!("{fmr:.0e}: {p:.4} / {c:.4} (TAR {:.2}%)", 100.0 * tar(c)),
-                    (Some(p), None) => format!("{fmr:.0e}: {p:.4} / cannot certify (needs {:.0} pairs)", (1.0 - CONFIDENCE).ln() / (1.0 - fmr).ln()),
+                    (Some(p), None) => {
+                        format!("{fmr:.0e}: {p:.4} / cannot certify (needs {:.0} pairs)", (1.0 - CONFIDENCE).ln() / (1.0 - fmr).ln())
+                    }
                     _ => format!("{fmr:.0e}: no pairs"),
                 }
             })

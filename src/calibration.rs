@@ -249,7 +249,8 @@ pub fn write_into_manifest(text: &str, section: &str, cal: &Calibration) -> Resu
             _ => format!("{l}\n"),
         })
         .collect();
-    let mark = format!("# Written by `facematch calibrate`{}; do not edit by hand.", if section == "calibration" { "" } else { " --tta flip" });
+    let mark =
+        format!("# Written by `facematch calibrate`{}; do not edit by hand.", if section == "calibration" { "" } else { " --tta flip" });
     let ours = |header: &str| {
         let name = header.trim().trim_start_matches('[').trim_end_matches(']').trim();
         name == section || name.starts_with(&format!("{section}."))

@@ -113,7 +113,8 @@ fn fallback_recovers_faces_below_the_threshold() {
     // YuNet scores this masked face 0.59 (< 0.7 threshold): detect lists nothing, compare still gets a
     // face, marked low-confidence.
     let engine = shared_engine("yunet-sface");
-    let a = engine.analyse(read(&eval.join("insightface/inspireface_test_res/bulk/mask.png")), facematch::engine::Depth::Embedding).unwrap();
+    let a =
+        engine.analyse(read(&eval.join("insightface/inspireface_test_res/bulk/mask.png")), facematch::engine::Depth::Embedding).unwrap();
     assert_eq!(a.face_count(), 0);
     let chosen = a.chosen.expect("fallback face");
     assert!(chosen.low_confidence && chosen.face.score < 0.7 && chosen.face.score >= 0.58);
@@ -131,7 +132,8 @@ fn every_supported_format_decodes_to_the_same_face() {
         let sim = facematch::score::cosine(&reference, a.embedding.as_ref().unwrap());
         assert!(sim > 0.9, "{f}: {sim}");
     }
-    let rgba = engine.analyse(read(&eval.join("face_recognition/tests/test_images/32bit.png")), facematch::engine::Depth::Embedding).unwrap();
+    let rgba =
+        engine.analyse(read(&eval.join("face_recognition/tests/test_images/32bit.png")), facematch::engine::Depth::Embedding).unwrap();
     assert_eq!(rgba.face_count(), 1);
 }
 
@@ -227,8 +229,11 @@ fn admission_is_all_or_nothing_and_late_work_is_dropped() {
     assert_eq!(engine.queue_len(), 0, "a refused request queued nothing");
     // A deadline already past: both images are answered busy, unrun.
     let (tx, rx) = std::sync::mpsc::channel();
-    let ticket =
-        engine.try_analyse_all(vec![newton.clone(), newton], facematch::engine::Depth::Embedding, std::time::Duration::ZERO, move |i, r| drop(tx.send((i, r)))).unwrap();
+    let ticket = engine
+        .try_analyse_all(vec![newton.clone(), newton], facematch::engine::Depth::Embedding, std::time::Duration::ZERO, move |i, r| {
+            drop(tx.send((i, r)))
+        })
+        .unwrap();
     let mut got: Vec<_> = rx.iter().take(2).collect();
     got.sort_by_key(|(i, _)| *i);
     assert!(got.iter().all(|(_, r)| matches!(r, Err(Error::Busy))), "late work ran");

@@ -18,9 +18,8 @@ fn eval(args: &[&str]) -> Output {
 }
 
 fn json_of(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("{e}: stdout {} stderr {}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-    })
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: stdout {} stderr {}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
 
 fn temp_dir(name: &str) -> PathBuf {
@@ -131,11 +130,8 @@ fn folds_numbered_from_one_give_ten_folds() {
     let mut reports = Vec::new();
     for base in [1, 0] {
         let csv = dir.join(format!("folds{base}.csv"));
-        let body: String = rows
-            .iter()
-            .enumerate()
-            .map(|(i, (a, b, same))| format!("{a},{b},{},{}\n", u8::from(*same), i % 10 + base))
-            .collect();
+        let body: String =
+            rows.iter().enumerate().map(|(i, (a, b, same))| format!("{a},{b},{},{}\n", u8::from(*same), i % 10 + base)).collect();
         std::fs::write(&csv, format!("image1,image2,same,fold\n{body}")).unwrap();
         let out = eval(&["--pairs", csv.to_str().unwrap(), "--json"]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

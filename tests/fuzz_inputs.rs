@@ -17,7 +17,8 @@ fn fuzz_dir() -> PathBuf {
 }
 
 fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir).map(|d| d.flatten().map(|e| e.path()).filter(|p| p.is_file()).collect()).unwrap_or_default();
+    let mut v: Vec<PathBuf> =
+        std::fs::read_dir(dir).map(|d| d.flatten().map(|e| e.path()).filter(|p| p.is_file()).collect()).unwrap_or_default();
     v.sort();
     v
 }
@@ -113,7 +114,11 @@ fn write_seeds() {
     write("json", "native_threshold", &j(serde_json::json!({"image_a": b64(png), "image_b": b64(png), "threshold": "0.8"})));
     write("json", "native_record", &j(serde_json::json!({"image_a": b64(png), "image_b": b64(png), "record": {"fullName": "A B"}})));
     write("json", "patch", &j(serde_json::json!({"record": {"status": "REJECTED", "nested": {"a": null}, "list": [1, {"b": 2}]}})));
-    write("json", "valify", &j(serde_json::json!({"data": {"first_img": b64(png), "second_img": b64(jpg), "bundle_key": "k", "lang": "en"}})));
+    write(
+        "json",
+        "valify",
+        &j(serde_json::json!({"data": {"first_img": b64(png), "second_img": b64(jpg), "bundle_key": "k", "lang": "en"}})),
+    );
     write("json", "videosdk", &j(serde_json::json!({"img1": b64(png), "img2": b64(jpg)})));
     let part = |name: &str, file: Option<&str>, body: &[u8]| {
         let mut p = format!("--{}\r\nContent-Disposition: form-data; name=\"{name}\"", facematch::fuzzing::BOUNDARY).into_bytes();
@@ -127,7 +132,11 @@ fn write_seeds() {
     };
     let end = format!("--{}--\r\n", facematch::fuzzing::BOUNDARY).into_bytes();
     let body = |parts: Vec<Vec<u8>>| [parts.concat(), end.clone()].concat();
-    write("multipart", "native_pair", &body(vec![part("image_a", Some("a.png"), png), part("image_b", Some("b.jpg"), jpg), part("fmr", None, b"1e-4")]));
+    write(
+        "multipart",
+        "native_pair",
+        &body(vec![part("image_a", Some("a.png"), png), part("image_b", Some("b.jpg"), jpg), part("fmr", None, b"1e-4")]),
+    );
     write("multipart", "selfie", &body(vec![part("selfie_image", Some("s.png"), png), part("threshold", None, b"0.5")]));
     write("multipart", "text_only", &body(vec![part("record", None, br#"{"a":1}"#), part("verification_id", None, b"v-1")]));
 }

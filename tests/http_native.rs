@@ -178,7 +178,12 @@ async fn liveness_while_busy() {
     let mut queued = 0;
     while queued < 8 {
         let tx = tx.clone();
-        if engine.try_analyse(big.clone(), facematch::engine::Depth::Embedding, move |r| { let _ = tx.send(r.is_ok()); }).is_err() {
+        if engine
+            .try_analyse(big.clone(), facematch::engine::Depth::Embedding, move |r| {
+                let _ = tx.send(r.is_ok());
+            })
+            .is_err()
+        {
             break;
         }
         queued += 1;

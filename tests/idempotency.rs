@@ -19,7 +19,8 @@ async fn post(state: &AppState, path: &str, key: Option<&str>, body: Value) -> (
 }
 
 async fn send(state: &AppState, method: &str, path: &str, key: Option<&str>, body: Value) -> (StatusCode, Value) {
-    let mut req = Request::builder().method(method).uri(path).header("authorization", NATIVE_BEARER).header("content-type", "application/json");
+    let mut req =
+        Request::builder().method(method).uri(path).header("authorization", NATIVE_BEARER).header("content-type", "application/json");
     if let Some(k) = key {
         req = req.header("idempotency-key", k);
     }

@@ -64,7 +64,8 @@ pub fn run(engine: &Engine, args: &EvalArgs, cache_dir: &Path) -> Result<()> {
     }
     let (failed_pairs, failures) = failures(&list.pairs, &images);
     if let Some(path) = &args.scores {
-        write_scores(path, &list.pairs, &scores, &images, manifest, args.threshold).map_err(|e| fail(format!("{}: {e}", path.display())))?;
+        write_scores(path, &list.pairs, &scores, &images, manifest, args.threshold)
+            .map_err(|e| fail(format!("{}: {e}", path.display())))?;
         eprintln!("eval: per-pair scores written to {}", path.display());
     }
     if failed_pairs > 0 {
@@ -298,7 +299,10 @@ fn print_vendor(v: &sidebyside::Summary, csv: &Path) {
         v.local_decision_accuracy * 100.0,
         pct(v.vendor_decision_accuracy)
     );
-    println!("  rank correlation (Spearman) {}", v.rank_correlation.map(|r| format!("{r:.4}")).unwrap_or_else(|| "n/a (vendor gives no score)".into()));
+    println!(
+        "  rank correlation (Spearman) {}",
+        v.rank_correlation.map(|r| format!("{r:.4}")).unwrap_or_else(|| "n/a (vendor gives no score)".into())
+    );
     for (l, r) in v.local_tar_at_fmr.iter().zip(v.vendor_tar_at_fmr.iter().map(Some).chain(std::iter::repeat(None))) {
         println!(
             "  TAR@FMR={:.0e}: local {:.2}%, vendor {}",

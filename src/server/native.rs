@@ -253,8 +253,8 @@ type FieldMaps = (HashMap<String, Vec<u8>>, HashMap<String, String>);
 /// would otherwise be held twice).
 pub fn json_fields(body: &[u8], image_names: &[&str], max: usize) -> Result<FieldMaps, ApiError> {
     let (mut images, mut text) = (HashMap::new(), HashMap::new());
-    let obj: HashMap<std::borrow::Cow<'_, str>, &serde_json::value::RawValue> = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request("invalid_json", format!("the body must be a JSON object ({e})")))?;
+    let obj: HashMap<std::borrow::Cow<'_, str>, &serde_json::value::RawValue> =
+        serde_json::from_slice(body).map_err(|e| ApiError::bad_request("invalid_json", format!("the body must be a JSON object ({e})")))?;
     for (k, raw) in obj {
         let k = k.as_ref();
         if image_names.contains(&k) {

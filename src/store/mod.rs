@@ -177,8 +177,13 @@ pub trait Store: Send + Sync {
     /// Applies a JSON merge patch (RFC 7396) to the subject's record, unless the patched record
     /// would exceed `max_record_bytes` serialized (then nothing is written). With `once` already
     /// used for the same request: the subject as it is now, the patch not applied again.
-    fn update_subject(&self, subject_id: &str, patch: &serde_json::Value, max_record_bytes: usize, once: Option<Once>)
-        -> StoreResult<RecordUpdate>;
+    fn update_subject(
+        &self,
+        subject_id: &str,
+        patch: &serde_json::Value,
+        max_record_bytes: usize,
+        once: Option<Once>,
+    ) -> StoreResult<RecordUpdate>;
     /// Removes the subject, its faces and their embeddings from the file (overwritten, not just
     /// unlinked). False when there was no such subject; true when `once` already deleted it.
     fn delete_subject(&self, subject_id: &str, once: Option<Once>) -> StoreResult<bool>;

@@ -364,8 +364,13 @@ impl Store for SqliteStore {
         self.conn().query_row("SELECT COUNT(*) FROM subjects", [], |r| r.get(0)).map_err(db)
     }
 
-    fn update_subject(&self, subject_id: &str, patch: &serde_json::Value, max_record_bytes: usize, once: Option<Once>)
-        -> StoreResult<RecordUpdate> {
+    fn update_subject(
+        &self,
+        subject_id: &str,
+        patch: &serde_json::Value,
+        max_record_bytes: usize,
+        once: Option<Once>,
+    ) -> StoreResult<RecordUpdate> {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(db)?;
         if earlier_write(&tx, once.as_ref())?.is_some() {
