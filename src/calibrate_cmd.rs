@@ -84,44 +84,39 @@ fn attribute_value(name: &str, value: &str) -> String {
     }
 }
 
-/// One set's faces: embedding, identity index, attributes.
-struct Face<'a> {
-    embedding: Vec<f32>,
-    identity: usize,
-    attributes: &'a [(String, String)],
+/// One labelled set's embedded faces, column by column: identity index and attributes per face.
+#[derive(Debug, Default)]
+pub struct EmbeddedSet {
+    pub embeddings: Vec<Vec<f32>>,
+    pub identities: Vec<usize>,
+    pub attributes: Vec<Vec<(String, String)>>,
 }
 
 /// Impostor scores by population, within each set: `all`, `same ATTR` for each attribute both
 /// faces have with the same value, and `same A+B+…` when they match on every attribute they have.
-pub fn population_scores(sets: &[Vec<(Vec<f32>, usize, Vec<(String, String)>)>]) -> BTreeMap<String, Vec<f32>> {
+pub fn population_scores(sets: &[EmbeddedSet]) -> BTreeMap<String, Vec<f32>> {
     let mut pops: BTreeMap<String, Vec<f32>> = BTreeMap::new();
     for set in sets {
-        let faces: Vec<Face> = set.iter().map(|(e, i, a)| Face { embedding: e.clone(), identity: *i, attributes: a }).collect();
-        let embeddings: Vec<Vec<f32>> = faces.iter().map(|f| f.embedding.clone()).collect();
-        let identities: Vec<usize> = faces.iter().map(|f| f.identity).collect();
-        pops.entry("all".into()).or_default().extend(calibration::impostor_scores(&embeddings, &identities).0);
-        if faces.iter().all(|f| f.attributes.is_empty()) {
+        pops.entry("all".into()).or_default().extend(calibration::impostor_scores(&set.embeddings, &set.identities).0);
+        if set.attributes.iter().all(Vec::is_empty) {
             continue;
         }
-        for (i, a) in faces.iter().enumerate() {
-            for b in &faces[i + 1..] {
-                if a.identity == b.identity {
+        let faces: Vec<_> = set.embeddings.iter().zip(&set.identities).zip(&set.attributes).collect();
+        for (i, &((ea, ia), aa)) in faces.iter().enumerate() {
+            for &((eb, ib), ab) in &faces[i + 1..] {
+                if ia == ib {
                     continue;
                 }
-                let same: Vec<&str> = a
-                    .attributes
-                    .iter()
-                    .filter(|(k, v)| b.attributes.iter().any(|(k2, v2)| k2 == k && v2 == v))
-                    .map(|(k, _)| k.as_str())
-                    .collect();
+                let same: Vec<&str> =
+                    aa.iter().filter(|(k, v)| ab.iter().any(|(k2, v2)| k2 == k && v2 == v)).map(|(k, _)| k.as_str()).collect();
                 if same.is_empty() {
                     continue;
                 }
-                let s = crate::score::cosine(&a.embedding, &b.embedding);
+                let s = crate::score::cosine(ea, eb);
                 for k in &same {
                     pops.entry(format!("same {k}")).or_default().push(s);
                 }
-                if same.len() > 1 && same.len() == a.attributes.len() && same.len() == b.attributes.len() {
+                if same.len() > 1 && same.len() == aa.len() && same.len() == ab.len() {
                     pops.entry(format!("same {}", same.join("+"))).or_default().push(s);
                 }
             }
@@ -162,24 +157,25 @@ pub fn run(engine: &Engine, sources: &[PathBuf], root: Option<&Path>, out: Optio
     let (mut skipped, mut identities, mut genuine_scores) = (0, 0, Vec::new());
     for set in &labelled {
         let mut ids: HashMap<&str, usize> = HashMap::new();
-        let mut faces = Vec::new();
+        let mut faces = EmbeddedSet::default();
         for (l, r) in set.iter().zip(results.by_ref()) {
             match r.embedding {
                 Some(e) => {
                     let next = ids.len();
-                    faces.push((e, *ids.entry(l.identity.as_str()).or_insert(next), l.attributes.clone()));
+                    faces.identities.push(*ids.entry(l.identity.as_str()).or_insert(next));
+                    faces.embeddings.push(e);
+                    faces.attributes.push(l.attributes.clone());
                 }
                 None => skipped += 1,
             }
         }
         identities += ids.len();
-        let (e, i): (Vec<Vec<f32>>, Vec<usize>) = faces.iter().map(|(e, i, _)| (e.clone(), *i)).unzip();
-        genuine_scores.extend(calibration::genuine_scores(&e, &i));
+        genuine_scores.extend(calibration::genuine_scores(&faces.embeddings, &faces.identities));
         sets.push(faces);
     }
     let t = Instant::now();
     let populations = population_scores(&sets);
-    let all = populations.get("all").cloned().unwrap_or_default();
+    let all: &[f32] = populations.get("all").map_or(&[], Vec::as_slice);
     eprintln!(
         "calibrate: {} impostor pairs scored and sorted in {:.1} s; {skipped} images without a face skipped",
         all.len(),
@@ -193,8 +189,8 @@ pub fn run(engine: &Engine, sources: &[PathBuf], root: Option<&Path>, out: Optio
     };
     let images_args: String = names.iter().map(|n| format!(" --images {n}")).collect();
     let command = format!("facematch --pack {}{tta} calibrate{images_args}", pack.manifest.name);
-    let embedded = sets.iter().map(Vec::len).sum();
-    let cal: Calibration = calibration::from_impostors(&all, genuine_scores.len() as u64, dataset, command, embedded, identities);
+    let embedded = sets.iter().map(|s| s.embeddings.len()).sum();
+    let cal: Calibration = calibration::from_impostors(all, genuine_scores.len() as u64, dataset, command, embedded, identities);
     let tar = |cosine: f32| genuine_scores.iter().filter(|&&g| g >= cosine).count() as f64 / genuine_scores.len().max(1) as f64;
     print_table(&cal, &tar);
     print_populations(&populations, &tar);
@@ -274,14 +270,19 @@ mod tests {
             let y = (1.0 - x * x).sqrt();
             vec![x, y]
         };
-        let set = vec![
+        let set = |faces: Vec<(Vec<f32>, usize, Vec<(String, String)>)>| EmbeddedSet {
+            embeddings: faces.iter().map(|f| f.0.clone()).collect(),
+            identities: faces.iter().map(|f| f.1).collect(),
+            attributes: faces.into_iter().map(|f| f.2).collect(),
+        };
+        let first = set(vec![
             (unit(1.0), 0, attrs("f", "w")),
             (unit(0.9), 1, attrs("f", "w")),
             (unit(0.5), 2, attrs("f", "b")),
             (unit(0.1), 3, attrs("m", "b")),
             (unit(1.0), 0, attrs("f", "w")), // the same person again: never an impostor pair
-        ];
-        let pops = population_scores(&[set, vec![(unit(1.0), 0, Vec::new()), (unit(0.0), 1, Vec::new())]]);
+        ]);
+        let pops = population_scores(&[first, set(vec![(unit(1.0), 0, Vec::new()), (unit(0.0), 1, Vec::new())])]);
         let len = |k: &str| pops.get(k).map_or(0, Vec::len);
         // 5 faces, 4 identities: 10 pairs minus 1 genuine = 9; the second set adds 1.
         assert_eq!(len("all"), 10);

@@ -15,6 +15,9 @@ use crate::eval::pairs::{self, Pair};
 use crate::eval::{endpoint, sidebyside, ImageResult, Report};
 use crate::manifest::Manifest;
 
+/// An image's result by its path ([`crate::eval::image_results`]).
+type ImageLookup<'a> = dyn Fn(&Path) -> Option<&'a ImageResult> + 'a;
+
 /// How many failed images are named in messages and reports.
 const NAMED_FAILURES: usize = 10;
 
@@ -62,9 +65,10 @@ pub fn run(engine: &Engine, args: &EvalArgs, cache_dir: &Path) -> Result<()> {
             eprintln!("eval: warning: embedding cache not saved: {e}");
         }
     }
-    let (failed_pairs, failures) = failures(&list.pairs, &images);
+    let by_path = crate::eval::image_results(&list.pairs, &images);
+    let (failed_pairs, failures) = failures(&list.pairs, &by_path);
     if let Some(path) = &args.scores {
-        write_scores(path, &list.pairs, &scores, &images, manifest, args.threshold)
+        write_scores(path, &list.pairs, &scores, &by_path, manifest, args.threshold)
             .map_err(|e| fail(format!("{}: {e}", path.display())))?;
         eprintln!("eval: per-pair scores written to {}", path.display());
     }
@@ -152,8 +156,7 @@ fn embed_with_progress(
 }
 
 /// The number of pairs with a failed image, and each failed image once (in pair order).
-fn failures(pairs: &[Pair], images: &[ImageResult]) -> (usize, Vec<Failure>) {
-    let by_path = crate::eval::image_results(pairs, images);
+fn failures(pairs: &[Pair], by_path: &ImageLookup) -> (usize, Vec<Failure>) {
     let mut seen = std::collections::HashSet::new();
     let mut list = Vec::new();
     let mut failed = 0;
@@ -177,11 +180,10 @@ fn write_scores(
     path: &Path,
     pairs: &[Pair],
     cosines: &[f32],
-    images: &[ImageResult],
+    by_path: &ImageLookup,
     manifest: &Manifest,
     threshold: f32,
 ) -> std::result::Result<(), csv::Error> {
-    let by_path = crate::eval::image_results(pairs, images);
     let mut w = csv::Writer::from_path(path)?;
     w.write_record(["image1", "image2", "same", "fold", "cosine", "score", "fmr", "decision", "faces1", "faces2", "error"])?;
     for (p, &c) in pairs.iter().zip(cosines) {
