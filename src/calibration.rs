@@ -4,6 +4,8 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::confidence::next_up;
+
 /// FMRs at which thresholds are stored (from 1 down to 1e-6).
 pub const TABLE_FMRS: [f64; 16] = [0.5, 0.2, 0.1, 5e-2, 2e-2, 1e-2, 5e-3, 2e-3, 1e-3, 5e-4, 2e-4, 1e-4, 3e-5, 1e-5, 3e-6, 1e-6];
 
@@ -24,6 +26,28 @@ pub struct Calibration {
     /// Straight line in (cosine, log10 FMR) fitted to the measured tail, used beyond the last
     /// measured point: an extrapolation, not a measurement.
     pub tail_fit: TailFit,
+    /// Confidence of the upper bounds the thresholds certify (absent: point estimates).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f64>,
+    /// The largest differential of a matched population, which every stored FMR allows for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub differential: Option<Differential>,
+    /// The impostor populations each threshold was checked against (absent: all pairs only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub populations: Vec<PopulationRecord>,
+}
+
+/// One impostor population behind a conservative calibration.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PopulationRecord {
+    /// `all`, or `same ATTR` (pairs of different people who share that attribute's value).
+    pub name: String,
+    pub impostor_pairs: u64,
+    /// People in those pairs.
+    pub identities: usize,
+    /// The smallest stored FMR this population certifies by itself.
+    pub certifies_down_to: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -36,6 +60,9 @@ pub struct CalPoint {
     pub impostors_above: u64,
     /// True when too few impostors exist to measure this FMR and the value comes from `tail_fit`.
     pub extrapolated: bool,
+    /// The population whose bound set this threshold (conservative calibrations only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub population: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -63,27 +90,28 @@ pub const MIN_FMR: f64 = 1e-6;
 
 impl Calibration {
     /// FMR at `cosine`: log10 FMR interpolated linearly in cosine between table points; 1 below
-    /// the table; the fitted tail beyond the last measured point (never below 1e-12).
+    /// the table; beyond the last point, the tail's slope from there (never below 1e-12). The flag
+    /// is true where the FMR rests on an extrapolated point rather than on measured impostors.
     pub fn fmr(&self, cosine: f32) -> (f64, bool) {
-        let measured: Vec<&CalPoint> = self.points.iter().filter(|p| !p.extrapolated).collect();
-        let Some(first) = measured.first() else { return (1.0, true) };
+        let Some(first) = self.points.first() else { return (1.0, true) };
         let c = cosine as f64;
         if c <= first.cosine as f64 {
             // Below the 0.5-FMR point: interpolate towards FMR 1 at cosine -1.
             let (x0, y0, x1, y1) = (-1.0, 0.0, first.cosine as f64, first.fmr.log10());
-            return (10f64.powf(y0 + (y1 - y0) * (c - x0) / (x1 - x0)).min(1.0), false);
+            return (10f64.powf(y0 + (y1 - y0) * (c - x0) / (x1 - x0)).min(1.0), first.extrapolated);
         }
-        for w in measured.windows(2) {
-            let (a, b) = (w[0], w[1]);
+        for w in self.points.windows(2) {
+            let (a, b) = (&w[0], &w[1]);
             if c <= b.cosine as f64 {
                 let (x0, x1) = (a.cosine as f64, b.cosine as f64);
                 let t = if x1 > x0 { (c - x0) / (x1 - x0) } else { 1.0 };
-                return (10f64.powf(a.fmr.log10() + t * (b.fmr.log10() - a.fmr.log10())), false);
+                return (10f64.powf(a.fmr.log10() + t * (b.fmr.log10() - a.fmr.log10())), b.extrapolated);
             }
         }
-        let last = measured[measured.len() - 1];
-        let fit = 10f64.powf(self.tail_fit.intercept + self.tail_fit.slope * c);
-        // Continuous at the last measured point: the line, but never above the measured FMR there.
+        let last = &self.points[self.points.len() - 1];
+        let slope = self.tail_fit.slope.min(-1e-3);
+        // Continuous at the last point, and never above its FMR.
+        let fit = 10f64.powf(last.fmr.log10() + slope * (c - last.cosine as f64));
         (fit.min(last.fmr).max(1e-12), true)
     }
 
@@ -158,14 +186,7 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// Builds the table from impostor scores sorted descending.
-pub fn from_impostors(
-    sorted_desc: &[f32],
-    genuine_pairs: u64,
-    dataset: String,
-    command: String,
-    images: usize,
-    identities: usize,
-) -> Calibration {
+pub fn from_impostors(sorted_desc: &[f32], genuine_pairs: u64, about: Provenance) -> Calibration {
     let n = sorted_desc.len() as u64;
     let mut points = Vec::new();
     let mut measured: Vec<(f64, f64)> = Vec::new(); // (cosine, log10 fmr) for the fit
@@ -175,7 +196,7 @@ pub fn from_impostors(
             // Threshold just above the (allowed+1)-th highest impostor: at most `allowed` at or above.
             let cosine = next_up(sorted_desc[allowed as usize]);
             let above = sorted_desc.partition_point(|&s| s >= cosine) as u64;
-            points.push(CalPoint { fmr, cosine, impostors_above: above, extrapolated: false });
+            points.push(CalPoint { fmr, cosine, impostors_above: above, extrapolated: false, population: None });
             measured.push((cosine as f64, fmr.log10()));
         }
     }
@@ -198,11 +219,144 @@ pub fn from_impostors(
     for &fmr in TABLE_FMRS.iter() {
         if !points.iter().any(|p| p.fmr == fmr) && slope < 0.0 {
             let cosine = ((fmr.log10() - intercept) / slope) as f32;
-            points.push(CalPoint { fmr, cosine, impostors_above: 0, extrapolated: true });
+            points.push(CalPoint { fmr, cosine, impostors_above: 0, extrapolated: true, population: None });
         }
     }
     points.sort_by(|a, b| a.cosine.total_cmp(&b.cosine));
-    Calibration { dataset, command, images, identities, impostor_pairs: n, genuine_pairs, points, tail_fit }
+    Calibration {
+        dataset: about.dataset,
+        command: about.command,
+        images: about.images,
+        identities: about.identities,
+        impostor_pairs: n,
+        genuine_pairs,
+        points,
+        tail_fit,
+        confidence: None,
+        differential: None,
+        populations: Vec::new(),
+    }
+}
+
+/// One impostor population's scores, sorted from highest to lowest.
+pub struct ImpostorPopulation {
+    pub name: String,
+    pub scores_desc: Vec<f32>,
+    pub identities: usize,
+}
+
+/// The conservative table. The reference population (all impostor pairs) gives the curve's shape
+/// down to its own resolution, with certified thresholds (its one-sided Clopper–Pearson upper bound
+/// at `confidence` is at most the FMR) and its fitted tail beyond. Each matched population (pairs of
+/// different people who share an attribute) is measured against that curve wherever it has the
+/// pairs to certify: at the reference's threshold for FMR f, the upper bound of its own FMR over f
+/// is its differential. The largest differential (at least 1) divides every FMR before the
+/// threshold is read off the reference: the stored threshold for f is the reference's for f / r.
+pub fn conservative(
+    reference: &ImpostorPopulation,
+    matched: &[&ImpostorPopulation],
+    confidence: f64,
+    genuine_pairs: u64,
+    about: Provenance,
+) -> Result<Calibration, String> {
+    use crate::confidence::{certified_threshold, upper};
+    let scores = &reference.scores_desc;
+    let certified: Vec<(f64, f32)> =
+        TABLE_FMRS.iter().filter_map(|&f| certified_threshold(scores, f, confidence).map(|(c, _)| (f, c))).collect();
+    let tail: Vec<(f64, f64)> = certified.iter().filter(|p| p.0 <= 1e-3 + 1e-12).map(|p| (p.1 as f64, p.0.log10())).collect();
+    if tail.len() < 3 {
+        return Err(format!("{} impostor pairs certify too little of the tail (three FMRs at 1e-3 or below)", scores.len()));
+    }
+    let (intercept, slope) = fit_line(&tail);
+    if slope >= 0.0 {
+        return Err("the reference's tail does not fall with the cosine".into());
+    }
+    // The reference's threshold for any FMR: certified where it has the pairs, else its tail line,
+    // never below its last certified threshold.
+    let last = certified[certified.len() - 1];
+    let reference_at = |g: f64| -> (f32, bool) {
+        match certified_threshold(scores, g, confidence) {
+            Some((c, _)) => (c, false),
+            None => (((g.log10() - intercept) / slope).max(last.1 as f64) as f32, true),
+        }
+    };
+    let mut worst = Differential { ratio: 1.0, population: reference.name.clone(), at_fmr: 1.0, impostors_above: 0, impostor_pairs: 0 };
+    for p in matched {
+        let n = p.scores_desc.len() as u64;
+        for &f in TABLE_FMRS.iter().filter(|&&f| upper(0, n, confidence) <= f) {
+            let Some((t, _)) = certified_threshold(scores, f, confidence) else { continue };
+            let k = p.scores_desc.partition_point(|&s| s >= t) as u64;
+            let ratio = upper(k, n, confidence) / f;
+            if ratio > worst.ratio {
+                worst = Differential { ratio, population: p.name.clone(), at_fmr: f, impostors_above: k, impostor_pairs: n };
+            }
+        }
+    }
+    let mut points: Vec<CalPoint> = TABLE_FMRS
+        .iter()
+        .map(|&fmr| {
+            let (cosine, extrapolated) = reference_at(fmr / worst.ratio);
+            CalPoint { fmr, cosine, impostors_above: 0, extrapolated, population: None }
+        })
+        .collect();
+    // Strictly increasing in cosine as the FMR falls, so that interpolation stays defined.
+    for i in 1..points.len() {
+        if points[i].cosine <= points[i - 1].cosine {
+            points[i].cosine = next_up(points[i - 1].cosine);
+        }
+    }
+    for p in &mut points {
+        p.impostors_above = scores.partition_point(|&s| s >= p.cosine) as u64;
+    }
+    let populations = std::iter::once(reference)
+        .chain(matched.iter().copied())
+        .map(|p| PopulationRecord {
+            name: p.name.clone(),
+            impostor_pairs: p.scores_desc.len() as u64,
+            identities: p.identities,
+            certifies_down_to: TABLE_FMRS.iter().copied().filter(|&f| upper(0, p.scores_desc.len() as u64, confidence) <= f).last(),
+        })
+        .collect();
+    Ok(Calibration {
+        dataset: about.dataset,
+        command: about.command,
+        images: about.images,
+        identities: about.identities,
+        impostor_pairs: scores.len() as u64,
+        genuine_pairs,
+        points,
+        // The reference's tail, raised by the differential.
+        tail_fit: TailFit {
+            intercept: intercept + worst.ratio.log10(),
+            slope,
+            fitted_from_fmr: 10f64.powf(tail[0].1),
+            fitted_to_fmr: 10f64.powf(tail[tail.len() - 1].1),
+        },
+        confidence: Some(confidence),
+        differential: (worst.ratio > 1.0).then_some(worst),
+        populations,
+    })
+}
+
+/// How much more often than the reference a matched population's impostors reach its thresholds:
+/// the upper bound of the population's FMR at the reference's threshold for `at_fmr`, over `at_fmr`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Differential {
+    pub ratio: f64,
+    pub population: String,
+    pub at_fmr: f64,
+    pub impostors_above: u64,
+    pub impostor_pairs: u64,
+}
+
+/// What a calibration was measured on, as the manifest records it.
+#[derive(Debug, Clone)]
+pub struct Provenance {
+    pub dataset: String,
+    pub command: String,
+    pub images: usize,
+    pub identities: usize,
 }
 
 fn fit_line(p: &[(f64, f64)]) -> (f64, f64) {
@@ -216,20 +370,6 @@ fn fit_line(p: &[(f64, f64)]) -> (f64, f64) {
     let sxy: f64 = p.iter().map(|q| (q.0 - mx) * (q.1 - my)).sum();
     let slope = if sxx > 0.0 { sxy / sxx } else { -1.0 };
     (my - slope * mx, slope)
-}
-
-fn next_up(v: f32) -> f32 {
-    if !v.is_finite() {
-        return v;
-    }
-    let b = v.to_bits();
-    f32::from_bits(if v == 0.0 {
-        1
-    } else if v > 0.0 {
-        b + 1
-    } else {
-        b - 1
-    })
 }
 
 /// Replaces (or appends) the `[calibration]` section of a manifest's text. The calibration is always
@@ -283,7 +423,7 @@ mod tests {
         // 1,000,000 impostor scores, uniform in [-0.5, 0.5): FMR(c) = 0.5 - c on that range.
         let mut s: Vec<f32> = (0..1_000_000).map(|i| 0.5 - i as f32 / 1_000_000.0).collect();
         s.sort_by(|a, b| b.total_cmp(a));
-        from_impostors(&s, 10, "synthetic".into(), String::new(), 0, 0)
+        from_impostors(&s, 10, Provenance { dataset: "synthetic".into(), command: String::new(), images: 0, identities: 0 })
     }
 
     #[test]
@@ -304,6 +444,40 @@ mod tests {
             assert!(f <= last + 1e-12);
             last = f;
         }
+    }
+
+    /// A matched population whose impostors pass the reference's thresholds five times as often
+    /// moves every stored FMR by (at least) that factor; a reference alone is just certified.
+    #[test]
+    fn conservative_allows_for_the_worst_matched_population() {
+        let about = || Provenance { dataset: String::new(), command: String::new(), images: 0, identities: 0 };
+        // Reference: 1,000,000 scores uniform in [-0.5, 0.5), so FMR(c) = 0.5 - c.
+        let mut r: Vec<f32> = (0..1_000_000).map(|i| 0.5 - i as f32 / 1_000_000.0).collect();
+        r.sort_by(|a, b| b.total_cmp(a));
+        let reference = ImpostorPopulation { name: "all".into(), scores_desc: r, identities: 1000 };
+        let alone = conservative(&reference, &[], 0.95, 0, about()).unwrap();
+        let at = |c: &Calibration, f: f64| c.points.iter().find(|p| p.fmr == f).unwrap().cosine;
+        // Certified: slightly stricter than the point estimate 0.499 (at most 1,000 above).
+        assert!(at(&alone, 1e-3) > 0.499 && at(&alone, 1e-3) < 0.4995, "{}", at(&alone, 1e-3));
+        assert!(alone.differential.is_none());
+        // Matched: 100,000 scores uniform in [0.3, 0.5), so FMR(c) = 5 (0.5 - c): five times the
+        // reference's near the top.
+        let mut m: Vec<f32> = (0..100_000).map(|i| 0.5 - 0.2 * i as f32 / 100_000.0).collect();
+        m.sort_by(|a, b| b.total_cmp(a));
+        let matched = ImpostorPopulation { name: "same sex".into(), scores_desc: m, identities: 100 };
+        let c = conservative(&reference, &[&matched], 0.95, 0, about()).unwrap();
+        let d = c.differential.clone().unwrap();
+        assert_eq!(d.population, "same sex");
+        assert!(d.ratio > 5.0 && d.ratio < 12.0, "{d:?}");
+        // The stored 1e-2 threshold is the reference's for 1e-2 / ratio.
+        let expected = 0.5 - 1e-2 / d.ratio;
+        assert!((at(&c, 1e-2) as f64 - expected).abs() < 2e-4, "{} vs {expected}", at(&c, 1e-2));
+        assert!(c.points.windows(2).all(|w| w[0].cosine < w[1].cosine && w[0].fmr > w[1].fmr));
+        // The matched population's own FMR at the stored 1e-3 threshold is within the promise.
+        let own = c.points.iter().find(|p| p.fmr == 1e-3).unwrap().cosine;
+        assert!(matched.scores_desc.iter().filter(|&&s| s >= own).count() as f64 / 100_000.0 <= 1e-3);
+        assert_eq!(c.populations.len(), 2);
+        assert_eq!(c.populations[1].certifies_down_to, Some(3e-5));
     }
 
     #[test]

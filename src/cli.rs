@@ -137,25 +137,31 @@ pub enum Command {
     },
     /// Calibrate the pack's scores: embed labelled images, score every cross-identity pair, and
     /// write the FMR table into the pack's manifest.
-    Calibrate {
-        /// A labelled set: a directory of identity folders (DIR/Name/*.jpg, as LFW's `lfw/`), or a
-        /// CSV with `path,identity` columns and any attribute columns (`sex`, `ethnicity`, `age`,
-        /// …). Repeat (or separate with commas) for several sets; pairs are formed within each set.
-        #[arg(long, env = "FACEMATCH_CALIBRATE_IMAGES", value_delimiter = ',', required = true)]
-        images: Vec<PathBuf>,
-        /// Directory CSV paths resolve against (default: the CSV's directory).
-        #[arg(long, env = "FACEMATCH_CALIBRATE_IMAGES_ROOT")]
-        images_root: Option<PathBuf>,
-        /// Manifest to write the calibration into. Default: the pack's manifest file, or for a
-        /// built-in pack `models/NAME.toml` in the current directory (the repository's copy).
-        #[arg(long, env = "FACEMATCH_CALIBRATE_OUT")]
-        out: Option<PathBuf>,
-        /// Name of the data set, recorded in the manifest.
-        #[arg(long, env = "FACEMATCH_CALIBRATE_DATASET")]
-        dataset: Option<String>,
-    },
+    Calibrate(CalibrateArgs),
     /// Evaluate on labelled pairs (LFW pair lists or CSV image1,image2,same).
     Eval(EvalArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CalibrateArgs {
+    /// A labelled set: a directory of identity folders (DIR/Name/*.jpg, as LFW's `lfw/`), or a
+    /// CSV with `path,identity` columns and any attribute columns (`sex`, `ethnicity`, `age`,
+    /// …). Repeat (or separate with commas) for several sets; pairs are formed within each set.
+    #[arg(long, env = "FACEMATCH_CALIBRATE_IMAGES", value_delimiter = ',', required = true)]
+    pub images: Vec<PathBuf>,
+    /// Directory CSV paths resolve against (default: the CSV's directory).
+    #[arg(long, env = "FACEMATCH_CALIBRATE_IMAGES_ROOT")]
+    pub images_root: Option<PathBuf>,
+    /// Manifest to write the calibration into. Default: the pack's manifest file, or for a
+    /// built-in pack `models/NAME.toml` in the current directory (the repository's copy).
+    #[arg(long, env = "FACEMATCH_CALIBRATE_OUT")]
+    pub out: Option<PathBuf>,
+    /// Name of the data set, recorded in the manifest.
+    #[arg(long, env = "FACEMATCH_CALIBRATE_DATASET")]
+    pub dataset: Option<String>,
+    /// Embed every image again instead of reading the embeddings this pack and build cached.
+    #[arg(long, env = "FACEMATCH_CALIBRATE_NO_CACHE")]
+    pub no_cache: bool,
 }
 
 #[derive(Debug, Clone, Args)]

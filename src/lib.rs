@@ -2,7 +2,6 @@
 //! in its own module; [`engine::Engine`] owns the ONNX Runtime sessions on its inference threads.
 pub mod align;
 pub mod bench;
-pub mod calibrate_cmd;
 pub mod calibration;
 pub mod cli;
 pub mod cmd;

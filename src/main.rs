@@ -435,9 +435,9 @@ fn run(cli: &Cli) -> CliResult {
                 facematch::server::serve(listener, state).await.map_err(|e| (Error::Internal(e.to_string()), None))
             })?;
         }
-        Command::Calibrate { images, images_root, out, dataset } => {
-            facematch::calibrate_cmd::run(&engine, images, images_root.as_deref(), out.as_deref(), dataset.as_deref())
-                .map_err(|e| (e, None))?;
+        Command::Calibrate(args) => {
+            let cache_dir = facematch::cmd::eval::default_cache_dir(&cli.engine.models_dir());
+            facematch::cmd::calibrate::run(&engine, args, &cache_dir).map_err(|e| (e, None))?;
         }
         Command::Eval(args) => {
             let cache_dir = facematch::cmd::eval::default_cache_dir(&cli.engine.models_dir());

@@ -197,11 +197,85 @@ fn calibrate_takes_several_sets_and_reports_populations() {
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     // Folders: A-B twice (2 impostor pairs, 1 genuine); CSV: 3 impostor pairs, all `same sex`.
     assert!(stdout.contains("5 impostor pairs, 1 genuine pairs, 6 images, 5 identities"), "{stdout}");
-    assert!(stdout.contains("  all (5 pairs): 1e-3:"), "{stdout}");
-    assert!(stdout.contains("  same sex (3 pairs): 1e-3:") && stdout.contains("cannot certify"), "{stdout}");
+    assert!(stdout.contains("  all (5 pairs, 5 people): 1e-3:"), "{stdout}");
+    assert!(stdout.contains("  same sex (3 pairs, 3 people): 1e-3:") && stdout.contains("cannot certify"), "{stdout}");
+    // Five impostor pairs certify no tail: the table falls back to point estimates, and says so.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("the table holds point estimates, which certify nothing"), "{stderr}");
     let written: toml::Value = toml::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
     let command = written["calibration"]["command"].as_str().unwrap();
     assert!(command.contains("--images") && command.contains("people.csv") && command.contains("folders"), "{command}");
     assert_eq!(written["calibration"]["impostor_pairs"].as_integer(), Some(5));
+    assert!(written["calibration"].get("confidence").is_none(), "a point-estimate table claims no confidence");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A labelled set (`path,identity,sex,…`) as the pair list: every pair of its photos is scored,
+/// and the report gives each group of people the FMR measured at the calibrated 1e-3 point and at
+/// the decision, with its exact interval, against the promise, and the genuine acceptance.
+#[test]
+fn a_labelled_set_is_reported_per_group() {
+    let Some(shared) = shared_eval() else {
+        eprintln!("skipped: ../shared/eval is absent");
+        return;
+    };
+    let frll = shared.join("frll_london");
+    let info = std::fs::read_to_string(frll.join("london_info.csv")).unwrap();
+    // The first eight people: both photos each, with their self-reported sex.
+    let mut csv = String::from("path,identity,sex\n");
+    let mut sexes = Vec::new();
+    let header: Vec<&str> = info.lines().next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|c| c.trim_matches('"') == name).unwrap();
+    for line in info.lines().skip(1).take(8) {
+        let f: Vec<&str> = line.split(',').map(|c| c.trim_matches('"')).collect();
+        let (id, sex) = (f[col("face_id")], f[col("face_gender")]);
+        sexes.push(sex.to_string());
+        for photo in ["03", "08"] {
+            csv += &format!("{}/{id}/{id}_{photo}.jpg,{id},{sex}\n", frll.display());
+        }
+    }
+    let dir = temp_dir("groups");
+    let list = dir.join("people.csv");
+    std::fs::write(&list, csv).unwrap();
+    let out = eval(&["--pairs", list.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report = json_of(&out);
+    // 16 photos: 120 pairs, 8 of them genuine.
+    assert_eq!((report["pairs"].as_u64(), report["genuine"].as_u64(), report["impostor"].as_u64()), (Some(120), Some(8), Some(112)));
+    let groups = report["groups"].as_array().unwrap();
+    let row = |group: &str, score: f64| {
+        groups
+            .iter()
+            .find(|r| r["group"] == group && (r["score"].as_f64().unwrap() - score).abs() < 1e-6)
+            .unwrap_or_else(|| panic!("{group} {score}: {groups:?}"))
+    };
+    let females = sexes.iter().filter(|s| s.as_str() == "female").count() as u64;
+    let males = 8 - females;
+    // Impostor pairs within a sex: 2 photos each side, 4 image pairs per couple of people.
+    let within = |n: u64| 4 * n * n.saturating_sub(1) / 2;
+    for score in [0.5, 0.75] {
+        let all = row("all", score);
+        assert_eq!(all["impostor_pairs"].as_u64(), Some(112));
+        assert_eq!(all["genuine_pairs"].as_u64(), Some(8));
+        // Studio portraits of one sitting: every genuine pair passes the 1e-3 point.
+        if score == 0.5 {
+            assert_eq!(all["tar"].as_f64(), Some(1.0), "{all}");
+        }
+        let (k, n) = (all["impostors_accepted"].as_u64().unwrap(), 112);
+        assert_eq!(all["fmr_measured"].as_f64(), Some(k as f64 / n as f64));
+        let (low, high) = (all["fmr_low"].as_f64().unwrap(), all["fmr_high"].as_f64().unwrap());
+        assert!(low <= k as f64 / 112.0 && high > k as f64 / 112.0 && high < 0.06, "{all}");
+        assert!(all["fmr_promised"].as_f64().unwrap() <= 1.01e-3, "{all}");
+        if females > 1 {
+            assert_eq!(row("sex=female", score)["impostor_pairs"].as_u64(), Some(within(females)));
+        }
+        if males > 1 {
+            assert_eq!(row("sex=male", score)["impostor_pairs"].as_u64(), Some(within(males)));
+        }
+        if females > 0 && males > 0 {
+            assert_eq!(row("sex mixed", score)["impostor_pairs"].as_u64(), Some(4 * females * males));
+            assert_eq!(row("sex mixed", score)["tar"], Value::Null);
+        }
+    }
     std::fs::remove_dir_all(&dir).ok();
 }

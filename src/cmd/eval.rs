@@ -86,8 +86,12 @@ pub fn run(engine: &Engine, args: &EvalArgs, cache_dir: &Path) -> Result<()> {
         }
         eprintln!("eval: warning: {msg}\neval: --allow-missing: those pairs are scored -1 (rejected)");
     }
-    let report = crate::eval::report(&list.pairs, &scores, &images, failed_pairs, manifest.calibration.as_ref())
+    let mut report = crate::eval::report(&list.pairs, &scores, &images, failed_pairs, manifest.calibration.as_ref())
         .map_err(|e| fail(format!("{}: {e}", args.pairs.display())))?;
+    if let Some(cal) = &manifest.calibration {
+        // The FMR-1e-3 point and the deployment's decision, per group of people.
+        report.groups = crate::eval::groups::report(&list.pairs, &scores, cal, &[0.5, args.threshold]);
+    }
     if let Some(p) = &args.plot {
         let side = |same: bool| scores.iter().zip(&list.pairs).filter(|(_, q)| q.same == same).map(|(s, _)| *s).collect::<Vec<f32>>();
         let title = format!("{} on {}", manifest.name, args.pairs.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default());
@@ -290,6 +294,37 @@ fn print_report(report: &Report) {
         "images {} (no face {}, low-confidence {}, failed {})",
         report.images, report.images_no_face, report.images_low_confidence, report.images_failed
     );
+    print_groups(&report.groups);
+}
+
+fn print_groups(rows: &[crate::eval::groups::GroupRow]) {
+    use crate::eval::groups::{INTERVAL, MIN_IMPOSTORS};
+    if rows.is_empty() {
+        return;
+    }
+    println!(
+        "\nper group: at each calibrated score, impostors accepted, the FMR measured ({:.0} % interval) against the promise, and TAR",
+        INTERVAL * 100.0
+    );
+    println!(
+        "{:<26} {:>5} {:>7} {:>9} {:>14} {:>9} {:>22} {:>7} {:>9}",
+        "group", "score", "cosine", "promised", "accepted", "measured", "interval", "ratio", "TAR"
+    );
+    for r in rows {
+        let note = if r.impostor_pairs < MIN_IMPOSTORS { "  (too few impostor pairs to resolve)" } else { "" };
+        println!(
+            "{:<26} {:>5.2} {:>7.4} {:>9.1e} {:>14} {:>9.1e} {:>22} {:>7} {:>9}{note}",
+            r.group,
+            r.score,
+            r.cosine,
+            r.fmr_promised,
+            format!("{}/{}", r.impostors_accepted, r.impostor_pairs),
+            r.fmr_measured,
+            format!("[{:.1e}, {:.1e}]", r.fmr_low, r.fmr_high),
+            r.ratio.map(|x| format!("{x:.1}x")).unwrap_or_else(|| "-".into()),
+            r.tar.map(|t| format!("{:.2}%", t * 100.0)).unwrap_or_else(|| "-".into()),
+        );
+    }
 }
 
 fn print_vendor(v: &sidebyside::Summary, csv: &Path) {

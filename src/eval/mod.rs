@@ -2,6 +2,8 @@
 //! accuracy, ROC AUC, EER and TAR at fixed FMRs.
 pub mod cache;
 pub mod endpoint;
+pub mod groups;
+pub mod labelled;
 pub mod metrics;
 pub mod pairs;
 pub mod plot;
@@ -98,6 +100,9 @@ pub struct Report {
     pub images_failed: usize,
     /// Pairs with an image that could not be read or decoded (scored -1, as a rejection).
     pub pairs_failed: usize,
+    /// Per group of people (labelled sets only): the measured FMR against the promise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<groups::GroupRow>,
 }
 
 /// The distinct images of a pair list in the order [`score_pairs`] embeds and returns them.
@@ -126,10 +131,29 @@ pub fn image_results<'a>(pairs: &[Pair], images: &'a [ImageResult]) -> impl Fn(&
 pub fn score_pairs(
     engine: &Engine,
     pairs: &[Pair],
-    mut cache: Option<&mut cache::EmbeddingCache>,
+    cache: Option<&mut cache::EmbeddingCache>,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> (Vec<f32>, Vec<ImageResult>) {
     let (index, paths) = distinct_images(pairs);
+    let images = embed_cached(engine, &paths, cache, progress);
+    let scores = pairs
+        .iter()
+        .map(|p| match (&images[index[&p.a]].embedding, &images[index[&p.b]].embedding) {
+            (Some(a), Some(b)) => cosine(a, b),
+            _ => -1.0,
+        })
+        .collect();
+    (scores, images)
+}
+
+/// [`embed_images`] for the images the cache does not hold (all of them without a cache); the cache
+/// takes the new results. `progress(done, total)` counts cached images as done.
+pub fn embed_cached(
+    engine: &Engine,
+    paths: &[PathBuf],
+    mut cache: Option<&mut cache::EmbeddingCache>,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Vec<ImageResult> {
     let total = paths.len();
     let mut images: Vec<Option<ImageResult>> = paths.iter().map(|p| cache.as_deref().and_then(|c| c.get(p))).collect();
     let missing: Vec<usize> = (0..total).filter(|&i| images[i].is_none()).collect();
@@ -142,15 +166,7 @@ pub fn score_pairs(
         }
         images[i] = Some(r);
     }
-    let images: Vec<ImageResult> = images.into_iter().flatten().collect();
-    let scores = pairs
-        .iter()
-        .map(|p| match (&images[index[&p.a]].embedding, &images[index[&p.b]].embedding) {
-            (Some(a), Some(b)) => cosine(a, b),
-            _ => -1.0,
-        })
-        .collect();
-    (scores, images)
+    images.into_iter().flatten().collect()
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -204,6 +220,7 @@ pub fn report(
         })
         .unwrap_or_default();
     Ok(Report {
+        groups: Vec::new(),
         calibrated,
         folds,
         pairs_failed: failed,

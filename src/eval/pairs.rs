@@ -1,5 +1,6 @@
 //! Pair lists: LFW format (`Name i j` same, `Name1 i Name2 j` different; a header `N` or
-//! `folds N`), or CSV with a header naming `image1,image2,same` (more columns are ignored).
+//! `folds N`), CSV with a header naming `image1,image2,same` (more columns are ignored), or a
+//! labelled set's CSV (`path,identity[,sex,ethnicity,age,…]`), whose every pair is taken.
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -10,6 +11,9 @@ pub struct Pair {
     /// Fold label when the list has folds: LFW View 2's `1`..`10`, or a CSV's `fold` column as
     /// written (0- or 1-based numbers, or names).
     pub fold: Option<String>,
+    /// Each image's attributes (`sex`, `ethnicity`, an age decade, …) when the list is a labelled
+    /// set; empty otherwise.
+    pub attributes: [Vec<(String, String)>; 2],
 }
 
 /// A pair list and how its image paths were resolved.
@@ -39,7 +43,15 @@ pub fn load(path: &Path, root: Option<&Path>) -> Result<PairList, PairsError> {
     let text = std::fs::read_to_string(path).map_err(|source| PairsError::Read { path: path.display().to_string(), source })?;
     let root = root.map(Path::to_path_buf).unwrap_or_else(|| path.parent().map(Path::to_path_buf).unwrap_or_default());
     let is_csv = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"));
-    if is_csv {
+    if is_csv && is_labelled_set(&text) {
+        let images = super::labelled::parse_csv(&text, &root).map_err(|reason| PairsError::Parse {
+            path: path.display().to_string(),
+            line: 1,
+            reason,
+        })?;
+        let pairs = every_pair(&images);
+        Ok(PairList { pairs, resolved: format!("every pair of a labelled set; image paths resolved against {}", root.display()) })
+    } else if is_csv {
         let pairs = parse_csv(&text, &root, path)?;
         Ok(PairList { pairs, resolved: format!("image paths resolved against {}", root.display()) })
     } else {
@@ -48,6 +60,30 @@ pub fn load(path: &Path, root: Option<&Path>) -> Result<PairList, PairsError> {
         let pairs = parse_lfw(&text, &base, path)?;
         Ok(PairList { pairs, resolved: format!("LFW images read from {} ({why})", base.display()) })
     }
+}
+
+/// A CSV of labelled images (`path,identity[,attributes…]`) rather than of pairs.
+fn is_labelled_set(text: &str) -> bool {
+    let header: Vec<String> = text.lines().next().unwrap_or_default().split(',').map(|c| c.trim().to_ascii_lowercase()).collect();
+    let has = |c: &str| header.iter().any(|h| h == c);
+    has("path") && has("identity") && !has("image1")
+}
+
+/// Every pair of a labelled set's images: same identity is genuine, different is impostor.
+pub fn every_pair(images: &[super::labelled::Labelled]) -> Vec<Pair> {
+    let mut pairs = Vec::new();
+    for (i, a) in images.iter().enumerate() {
+        for b in &images[i + 1..] {
+            pairs.push(Pair {
+                a: a.path.clone(),
+                b: b.path.clone(),
+                same: a.identity == b.identity,
+                fold: None,
+                attributes: [a.attributes.clone(), b.attributes.clone()],
+            });
+        }
+    }
+    pairs
 }
 
 /// The folder holding LFW's `Name/` folders: `root/lfw` when that holds the list's names, else
@@ -92,7 +128,7 @@ pub fn parse_lfw(text: &str, base: &Path, path: &Path) -> Result<Vec<Pair>, Pair
         let (Some(a), Some(b)) = (a, b) else { return Err(err(ln + 1, "image numbers must be integers")) };
         // LFW View 2 numbers its ten sets 1..10.
         let fold = (folds > 1).then(|| (i / (2 * per) + 1).to_string());
-        pairs.push(Pair { a, b, same, fold });
+        pairs.push(Pair { a, b, same, fold, attributes: Default::default() });
     }
     if pairs.len() != folds * per * 2 {
         return Err(err(1, &format!("header announces {} pairs, the file has {}", folds * per * 2, pairs.len())));
@@ -122,7 +158,7 @@ pub fn parse_csv(text: &str, root: &Path, path: &Path) -> Result<Vec<Pair>, Pair
             Some(c) => Some(get(c)?.to_string()),
             None => None,
         };
-        pairs.push(Pair { a: root.join(get(ia)?), b: root.join(get(ib)?), same, fold });
+        pairs.push(Pair { a: root.join(get(ia)?), b: root.join(get(ib)?), same, fold, attributes: Default::default() });
     }
     Ok(pairs)
 }
