@@ -279,3 +279,58 @@ fn a_labelled_set_is_reported_per_group() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `calibrate` on a labelled set with attributes writes a conservative table: certified thresholds,
+/// the worst matched population's differential applied, the populations behind it recorded, and the
+/// thresholds beyond the data marked as extrapolated. Real FRLL portraits (all 102 people).
+#[test]
+fn calibrate_writes_a_conservative_table_from_matched_populations() {
+    let Some(shared) = shared_eval() else {
+        eprintln!("skipped: ../shared/eval is absent");
+        return;
+    };
+    let frll = shared.join("frll_london");
+    let info = std::fs::read_to_string(frll.join("london_info.csv")).unwrap();
+    let mut csv = String::from("path,identity,sex,ethnicity,age\n");
+    for line in info.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').map(|c| c.trim_matches('"')).collect();
+        let (id, age, sex, eth) = (f[0], f[1], f[2], f[3]);
+        let age = if age.parse::<u32>().is_ok() { age } else { "" };
+        for photo in ["03", "08"] {
+            csv += &format!("{}/{id}/{id}_{photo}.jpg,{id},{sex},{eth},{age}\n", frll.display());
+        }
+    }
+    let dir = temp_dir("conservative");
+    let list = dir.join("frll.csv");
+    std::fs::write(&list, csv).unwrap();
+    let manifest = dir.join("pack.toml");
+    std::fs::write(&manifest, include_str!("../models/yunet-sface.toml")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_facematch"))
+        .args(["--models-dir", models_dir().to_str().unwrap(), "calibrate", "--no-cache", "--out", manifest.to_str().unwrap()])
+        .args(["--images", list.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let cal: facematch::calibration::Calibration = toml::from_str::<toml::Value>(&text).unwrap()["calibration"].clone().try_into().unwrap();
+    // 204 portraits of 102 people: 20,706 pairs, 102 genuine.
+    assert_eq!((cal.impostor_pairs, cal.genuine_pairs, cal.identities), (20_604, 102, 102));
+    assert_eq!(cal.confidence, Some(0.95));
+    let names: Vec<&str> = cal.populations.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["all", "same age", "same ethnicity", "same sex"], "the three-way match is reported, not stored");
+    // 20,604 pairs certify FMR 2e-4 at best (it takes 14,977); 10,216 same-sex pairs 5e-4.
+    assert_eq!(cal.populations[0].certifies_down_to, Some(2e-4));
+    let d = cal.differential.clone().expect("matched FRLL impostors pass the all-pairs thresholds more often");
+    assert!(d.ratio > 1.0 && names.contains(&d.population.as_str()), "{d:?}");
+    let at = |f: f64| cal.points.iter().find(|p| p.fmr == f).unwrap();
+    assert!(!at(2e-2).extrapolated && at(1e-5).extrapolated);
+    assert!(cal.points.windows(2).all(|w| w[0].cosine < w[1].cosine && w[0].fmr > w[1].fmr));
+    assert!(stdout.contains(&format!("matched impostors: `{}`", d.population)), "{stdout}");
+    assert!(stdout.contains("same sex+ethnicity+age") && stdout.contains("[reported, not stored]"), "{stdout}");
+    // Each stored FMR is read off the reference at FMR / differential, certified: the reference's
+    // own rate at the 1e-3 threshold is at most 1e-3 / differential.
+    assert!(at(1e-3).impostors_above as f64 / 20_604.0 <= 1e-3 / d.ratio, "{:?} {d:?}", at(1e-3));
+    assert!((cal.calibrate(at(1e-3).cosine).fmr - 1e-3).abs() < 1e-9);
+    std::fs::remove_dir_all(&dir).ok();
+}
