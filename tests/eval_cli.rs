@@ -210,6 +210,26 @@ fn calibrate_takes_several_sets_and_reports_populations() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// FRLL's first `people` people as a labelled CSV (`path,identity,sex,ethnicity,age`, both photos of
+/// each; an age of "NA" left empty), and each person's sex.
+fn frll_set(shared: &Path, people: usize) -> (String, Vec<String>) {
+    let frll = shared.join("frll_london");
+    let info = std::fs::read_to_string(frll.join("london_info.csv")).unwrap();
+    let header: Vec<&str> = info.lines().next().unwrap().split(',').map(|c| c.trim_matches('"')).collect();
+    let col = |name: &str| header.iter().position(|c| *c == name).unwrap();
+    let (mut csv, mut sexes) = (String::from("path,identity,sex,ethnicity,age\n"), Vec::new());
+    for line in info.lines().skip(1).take(people) {
+        let f: Vec<&str> = line.split(',').map(|c| c.trim_matches('"')).collect();
+        let (id, sex, eth, age) = (f[col("face_id")], f[col("face_gender")], f[col("face_eth")], f[col("face_age")]);
+        let age = if age.parse::<u32>().is_ok() { age } else { "" };
+        sexes.push(sex.to_string());
+        for photo in ["03", "08"] {
+            csv += &format!("{}/{id}/{id}_{photo}.jpg,{id},{sex},{eth},{age}\n", frll.display());
+        }
+    }
+    (csv, sexes)
+}
+
 /// A labelled set (`path,identity,sex,…`) as the pair list: every pair of its photos is scored,
 /// and the report gives each group of people the FMR measured at the calibrated 1e-3 point and at
 /// the decision, with its exact interval, against the promise, and the genuine acceptance.
@@ -219,21 +239,8 @@ fn a_labelled_set_is_reported_per_group() {
         eprintln!("skipped: ../shared/eval is absent");
         return;
     };
-    let frll = shared.join("frll_london");
-    let info = std::fs::read_to_string(frll.join("london_info.csv")).unwrap();
-    // The first eight people: both photos each, with their self-reported sex.
-    let mut csv = String::from("path,identity,sex\n");
-    let mut sexes = Vec::new();
-    let header: Vec<&str> = info.lines().next().unwrap().split(',').collect();
-    let col = |name: &str| header.iter().position(|c| c.trim_matches('"') == name).unwrap();
-    for line in info.lines().skip(1).take(8) {
-        let f: Vec<&str> = line.split(',').map(|c| c.trim_matches('"')).collect();
-        let (id, sex) = (f[col("face_id")], f[col("face_gender")]);
-        sexes.push(sex.to_string());
-        for photo in ["03", "08"] {
-            csv += &format!("{}/{id}/{id}_{photo}.jpg,{id},{sex}\n", frll.display());
-        }
-    }
+    // The first eight people: both photos each, with their self-reported attributes.
+    let (csv, sexes) = frll_set(&shared, 8);
     let dir = temp_dir("groups");
     let list = dir.join("people.csv");
     std::fs::write(&list, csv).unwrap();
@@ -289,17 +296,7 @@ fn calibrate_writes_a_conservative_table_from_matched_populations() {
         eprintln!("skipped: ../shared/eval is absent");
         return;
     };
-    let frll = shared.join("frll_london");
-    let info = std::fs::read_to_string(frll.join("london_info.csv")).unwrap();
-    let mut csv = String::from("path,identity,sex,ethnicity,age\n");
-    for line in info.lines().skip(1) {
-        let f: Vec<&str> = line.split(',').map(|c| c.trim_matches('"')).collect();
-        let (id, age, sex, eth) = (f[0], f[1], f[2], f[3]);
-        let age = if age.parse::<u32>().is_ok() { age } else { "" };
-        for photo in ["03", "08"] {
-            csv += &format!("{}/{id}/{id}_{photo}.jpg,{id},{sex},{eth},{age}\n", frll.display());
-        }
-    }
+    let (csv, _) = frll_set(&shared, 102);
     let dir = temp_dir("conservative");
     let list = dir.join("frll.csv");
     std::fs::write(&list, csv).unwrap();
