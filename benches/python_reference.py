@@ -28,7 +28,7 @@ MODELS, PORT = sys.argv[1], int(sys.argv[2])
 FREE = sys.argv[3:] == ["free"]
 DET_FILE = "face_detection_yunet_2023mar_free.onnx" if FREE else "face_detection_yunet_2023mar.onnx"
 DET = ort.InferenceSession(f"{MODELS}/{DET_FILE}", providers=["CPUExecutionProvider"])
-EMB = ort.InferenceSession(f"{MODELS}/face_recognition_sface_2021dec_noinit.onnx", providers=["CPUExecutionProvider"])
+EMB = ort.InferenceSession(f"{MODELS}/face_recognition_sface_2021dec_relu.onnx", providers=["CPUExecutionProvider"])
 DET_OUT = [o.name for o in DET.get_outputs()]
 TEMPLATE = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]], np.float32)
 

@@ -1,6 +1,8 @@
 //! Per-stage timings of the pipeline with criterion, on real models and photos:
 //! decode, letterbox, detector (letterbox + inference + decoding), detector inference alone,
-//! alignment warp, embedder, embedder inference alone.
+//! alignment warp, embedder, embedder inference alone; and, as the baseline in the same run, the
+//! embedder's inference on SFace's graph before the PRelu rewrite (`embedder_inference_prelu`,
+//! when scripts/setup's intermediate `face_recognition_sface_2021dec_noinit.onnx` is present).
 //! Run: `cargo bench --bench stages` (after scripts/setup). Inputs: an LFW 250x250 JPEG from
 //! ../shared/eval (when present) and the setup cache's Solvay photo (3000x2171 JPEG).
 use std::path::PathBuf;
@@ -39,6 +41,10 @@ fn stages(c: &mut Criterion) {
     let mut embedder =
         Embedder::new(runtime::session_from_bytes(&env, &emb_bytes, intra).unwrap(), pack.manifest.embedder.clone()).unwrap();
     let spec = pack.manifest.embedder.clone();
+    // The same weights with PRelu as published: the rewrite's baseline (scripts/onnx_edit.py).
+    let mut prelu = std::fs::read(models.join("face_recognition_sface_2021dec_noinit.onnx"))
+        .ok()
+        .map(|b| Embedder::new(runtime::session_from_bytes(&env, &b, intra).unwrap(), spec.clone()).unwrap());
     let limits = DecodeLimits::default();
     for (name, bytes) in inputs() {
         let img = decode(&bytes, &limits).unwrap();
@@ -62,6 +68,9 @@ fn stages(c: &mut Criterion) {
         g.bench_function("embed", |b| b.iter(|| embedder.embed(&crop).unwrap()));
         let tensor = embedder.prepare(&crop);
         g.bench_function("embedder_inference", |b| b.iter(|| embedder.run_tensor(&tensor).unwrap()));
+        if let Some(baseline) = prelu.as_mut() {
+            g.bench_function("embedder_inference_prelu", |b| b.iter(|| baseline.run_tensor(&tensor).unwrap()));
+        }
         g.finish();
     }
 }

@@ -13,11 +13,22 @@ the same output (scripts/setup pins its sha256). The weights and nodes are never
       drops the graph's value_info (intermediate shapes inferred for the old size). For a fully
       convolutional detector whose reshapes use -1 and whose resizes use scales (YuNet 2023mar), the
       exported 640x640 is then no longer forced: a 250x250 photo runs at 256x256.
+
+  prelu-as-relu IN OUT
+      Rewrites every PRelu node y = PRelu(x, slope) as y = Relu(x) + slope * Min(x, 0), with one
+      scalar zero added as an initializer. Exact for any slope (for x > 0: x + slope * 0; otherwise
+      0 + slope * x), unlike max(x, slope * x), which needs 0 <= slope <= 1 (SFace 2021dec has
+      negative slopes and some above 1). ONNX Runtime's CPU PRelu with a [C,1,1] slope takes a slow
+      broadcast path and leaves the blocked layout; the four elementwise ops stay in it. Only these
+      nodes change; the weights, the other nodes and their order are copied as they are.
 """
 import sys
 
 # Field numbers from onnx.proto.
 MODEL_GRAPH = 7
+GRAPH_NODE = 1
+NODE_INPUT, NODE_OUTPUT, NODE_NAME, NODE_OP_TYPE = 1, 2, 3, 4
+TENSOR_DATA_TYPE, TENSOR_RAW_DATA, FLOAT = 2, 9, 1
 GRAPH_INITIALIZER, GRAPH_INPUT, GRAPH_OUTPUT, GRAPH_VALUE_INFO = 5, 11, 12, 13
 TENSOR_NAME = 8
 VALUE_INFO_NAME, VALUE_INFO_TYPE = 1, 2
@@ -133,7 +144,50 @@ def free_spatial_dims(model):
     return on_graph(model, graph_fn)
 
 
-EDITS = {"strip-initializer-inputs": strip_initializer_inputs, "free-spatial-dims": free_spatial_dims}
+def strings_of(msg, field):
+    return [p.decode("utf-8") for n, wt, _, p in fields(msg) if n == field and wt == 2]
+
+
+def node(op, inputs, outputs, name):
+    body = b"".join(message(NODE_INPUT, i.encode()) for i in inputs)
+    body += b"".join(message(NODE_OUTPUT, o.encode()) for o in outputs)
+    return body + message(NODE_NAME, name.encode()) + message(NODE_OP_TYPE, op.encode())
+
+
+ZERO = "prelu_as_relu_zero"
+
+
+def prelu_as_relu(model):
+    def graph_fn(graph):
+        out, rewritten = bytearray(), 0
+        for n, wt, raw, payload in fields(graph):
+            if n == GRAPH_NODE and wt == 2 and strings_of(payload, NODE_OP_TYPE) == ["PRelu"]:
+                (x, slope), (y,) = strings_of(payload, NODE_INPUT), strings_of(payload, NODE_OUTPUT)
+                name = (strings_of(payload, NODE_NAME) or [y])[0]
+                for op, ins, o in [
+                    ("Relu", [x], f"{y}/relu"),
+                    ("Min", [x, ZERO], f"{y}/min"),
+                    ("Mul", [f"{y}/min", slope], f"{y}/neg"),
+                    ("Add", [f"{y}/relu", f"{y}/neg"], y),
+                ]:
+                    out += message(GRAPH_NODE, node(op, ins, [o], f"{name}/{op.lower()}"))
+                rewritten += 1
+            else:
+                out += raw
+        if rewritten == 0:
+            sys.exit("prelu-as-relu: the graph has no PRelu node")
+        zero = message(TENSOR_NAME, ZERO.encode()) + encode_varint((TENSOR_DATA_TYPE << 3) | 0) + encode_varint(FLOAT)
+        zero += message(TENSOR_RAW_DATA, bytes(4))
+        return bytes(out) + message(GRAPH_INITIALIZER, zero)
+
+    return on_graph(model, graph_fn)
+
+
+EDITS = {
+    "strip-initializer-inputs": strip_initializer_inputs,
+    "free-spatial-dims": free_spatial_dims,
+    "prelu-as-relu": prelu_as_relu,
+}
 
 if __name__ == "__main__":
     if len(sys.argv) != 4 or sys.argv[1] not in EDITS:
