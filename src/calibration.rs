@@ -280,18 +280,7 @@ pub fn conservative(
             None => (((g.log10() - intercept) / slope).max(last.1 as f64) as f32, true),
         }
     };
-    let mut worst = Differential { ratio: 1.0, population: reference.name.clone(), at_fmr: 1.0, impostors_above: 0, impostor_pairs: 0 };
-    for p in matched {
-        let n = p.scores_desc.len() as u64;
-        for &f in TABLE_FMRS.iter().filter(|&&f| upper(0, n, confidence) <= f) {
-            let Some((t, _)) = certified_threshold(scores, f, confidence) else { continue };
-            let k = p.scores_desc.partition_point(|&s| s >= t) as u64;
-            let ratio = upper(k, n, confidence) / f;
-            if ratio > worst.ratio {
-                worst = Differential { ratio, population: p.name.clone(), at_fmr: f, impostors_above: k, impostor_pairs: n };
-            }
-        }
-    }
+    let worst = worst_differential(reference, matched, confidence);
     let mut points: Vec<CalPoint> = TABLE_FMRS
         .iter()
         .map(|&fmr| {
@@ -336,6 +325,25 @@ pub fn conservative(
         differential: (worst.ratio > 1.0).then_some(worst),
         populations,
     })
+}
+
+/// The matched population that passes the reference's certified thresholds most often, relative to
+/// their FMR, over every FMR it has the pairs to certify (ratio 1, the reference's, when none does).
+fn worst_differential(reference: &ImpostorPopulation, matched: &[&ImpostorPopulation], confidence: f64) -> Differential {
+    use crate::confidence::{certified_threshold, upper};
+    let mut worst = Differential { ratio: 1.0, population: reference.name.clone(), at_fmr: 1.0, impostors_above: 0, impostor_pairs: 0 };
+    for p in matched {
+        let n = p.scores_desc.len() as u64;
+        for &f in TABLE_FMRS.iter().filter(|&&f| upper(0, n, confidence) <= f) {
+            let Some((t, _)) = certified_threshold(&reference.scores_desc, f, confidence) else { continue };
+            let k = p.scores_desc.partition_point(|&s| s >= t) as u64;
+            let ratio = upper(k, n, confidence) / f;
+            if ratio > worst.ratio {
+                worst = Differential { ratio, population: p.name.clone(), at_fmr: f, impostors_above: k, impostor_pairs: n };
+            }
+        }
+    }
+    worst
 }
 
 /// How much more often than the reference a matched population's impostors reach its thresholds:

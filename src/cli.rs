@@ -166,7 +166,9 @@ pub struct CalibrateArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct EvalArgs {
-    /// Pair file: LFW format (`Name i j` / `Name1 i Name2 j`) or CSV with image1,image2,same.
+    /// Pair file: LFW format (`Name i j` / `Name1 i Name2 j`), CSV with image1,image2,same, or a
+    /// labelled set's CSV (`path,identity[,sex,ethnicity,age,…]`): every pair of it, reported per
+    /// group of people.
     #[arg(long, env = "FACEMATCH_EVAL_PAIRS")]
     pub pairs: PathBuf,
     /// Directory the pair file's image paths resolve against (default: the pair file's directory).

@@ -144,30 +144,10 @@ pub fn run(engine: &Engine, args: &CalibrateArgs, cache_dir: &Path) -> Result<()
         "calibrate: {all_pairs} impostor pairs scored and sorted in {:.1} s; {skipped} images without a face skipped",
         t.elapsed().as_secs_f64()
     );
-    let names: Vec<String> = sources.iter().map(|s| s.display().to_string()).collect();
-    let tta = match pack.manifest.embedder.tta {
-        crate::manifest::Tta::None => String::new(),
-        t => format!(" --tta {t}"),
-    };
-    let images_args: String = names.iter().map(|n| format!(" --images {n}")).collect();
-    let about = Provenance {
-        dataset: dataset.map(str::to_string).unwrap_or_else(|| names.join(" + ")),
-        command: format!("facematch --pack {}{tta} calibrate{images_args}", pack.manifest.name),
-        images: sets.iter().map(|s| s.embeddings.len()).sum(),
-        identities,
-    };
-    let genuine = genuine_scores.len() as u64;
+    let about = provenance(engine, sources, dataset, sets.iter().map(|s| s.embeddings.len()).sum(), identities);
     let tar = |cosine: f32| genuine_scores.iter().filter(|&&g| g >= cosine).count() as f64 / genuine_scores.len().max(1) as f64;
     print_populations(&populations, &tar);
-    let (reference, matched) = populations.split_first().ok_or_else(|| Error::Command("no impostor pairs".into()))?;
-    let matched: Vec<&ImpostorPopulation> = matched.iter().filter(|p| stored(p)).collect();
-    let cal: Calibration = match calibration::conservative(reference, &matched, CONFIDENCE, genuine, about.clone()) {
-        Ok(c) => c,
-        Err(why) => {
-            eprintln!("calibrate: warning: {why}; the table holds point estimates, which certify nothing");
-            calibration::from_impostors(&reference.scores_desc, genuine, about)
-        }
-    };
+    let cal = table(&populations, genuine_scores.len() as u64, about)?;
     print_table(&cal, &tar);
     if let Some(d) = &cal.differential {
         println!(
@@ -180,6 +160,37 @@ pub fn run(engine: &Engine, args: &CalibrateArgs, cache_dir: &Path) -> Result<()
     std::fs::write(&out, text).map_err(|e| Error::Command(format!("cannot write {}: {e}", out.display())))?;
     println!("calibration written to [{section}] of {}", out.display());
     Ok(())
+}
+
+/// What the manifest records about where the table came from, and the command that remakes it.
+fn provenance(engine: &Engine, sources: &[PathBuf], dataset: Option<&str>, images: usize, identities: usize) -> Provenance {
+    let pack = engine.pack();
+    let names: Vec<String> = sources.iter().map(|s| s.display().to_string()).collect();
+    let tta = match pack.manifest.embedder.tta {
+        crate::manifest::Tta::None => String::new(),
+        t => format!(" --tta {t}"),
+    };
+    let images_args: String = names.iter().map(|n| format!(" --images {n}")).collect();
+    Provenance {
+        dataset: dataset.map(str::to_string).unwrap_or_else(|| names.join(" + ")),
+        command: format!("facematch --pack {}{tta} calibrate{images_args}", pack.manifest.name),
+        images,
+        identities,
+    }
+}
+
+/// The conservative table over the reference (`all`) and the one-attribute populations, or point
+/// estimates (said loudly) where the data certifies too little.
+fn table(populations: &[ImpostorPopulation], genuine: u64, about: Provenance) -> Result<Calibration> {
+    let (reference, matched) = populations.split_first().ok_or_else(|| Error::Command("no impostor pairs".into()))?;
+    let matched: Vec<&ImpostorPopulation> = matched.iter().filter(|p| stored(p)).collect();
+    Ok(match calibration::conservative(reference, &matched, CONFIDENCE, genuine, about.clone()) {
+        Ok(c) => c,
+        Err(why) => {
+            eprintln!("calibrate: warning: {why}; the table holds point estimates, which certify nothing");
+            calibration::from_impostors(&reference.scores_desc, genuine, about)
+        }
+    })
 }
 
 fn print_table(cal: &Calibration, tar: &dyn Fn(f32) -> f64) {
