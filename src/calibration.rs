@@ -60,9 +60,6 @@ pub struct CalPoint {
     pub impostors_above: u64,
     /// True when too few impostors exist to measure this FMR and the value comes from `tail_fit`.
     pub extrapolated: bool,
-    /// The population whose bound set this threshold (conservative calibrations only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub population: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -196,7 +193,7 @@ pub fn from_impostors(sorted_desc: &[f32], genuine_pairs: u64, about: Provenance
             // Threshold just above the (allowed+1)-th highest impostor: at most `allowed` at or above.
             let cosine = next_up(sorted_desc[allowed as usize]);
             let above = sorted_desc.partition_point(|&s| s >= cosine) as u64;
-            points.push(CalPoint { fmr, cosine, impostors_above: above, extrapolated: false, population: None });
+            points.push(CalPoint { fmr, cosine, impostors_above: above, extrapolated: false });
             measured.push((cosine as f64, fmr.log10()));
         }
     }
@@ -219,7 +216,7 @@ pub fn from_impostors(sorted_desc: &[f32], genuine_pairs: u64, about: Provenance
     for &fmr in TABLE_FMRS.iter() {
         if !points.iter().any(|p| p.fmr == fmr) && slope < 0.0 {
             let cosine = ((fmr.log10() - intercept) / slope) as f32;
-            points.push(CalPoint { fmr, cosine, impostors_above: 0, extrapolated: true, population: None });
+            points.push(CalPoint { fmr, cosine, impostors_above: 0, extrapolated: true });
         }
     }
     points.sort_by(|a, b| a.cosine.total_cmp(&b.cosine));
@@ -285,7 +282,7 @@ pub fn conservative(
         .iter()
         .map(|&fmr| {
             let (cosine, extrapolated) = reference_at(fmr / worst.ratio);
-            CalPoint { fmr, cosine, impostors_above: 0, extrapolated, population: None }
+            CalPoint { fmr, cosine, impostors_above: 0, extrapolated }
         })
         .collect();
     // Strictly increasing in cosine as the FMR falls, so that interpolation stays defined.
