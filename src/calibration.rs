@@ -256,7 +256,7 @@ pub fn conservative(
     genuine_pairs: u64,
     about: Provenance,
 ) -> Result<Calibration, String> {
-    use crate::confidence::{certified_threshold, upper};
+    use crate::confidence::{can_certify, certified_threshold};
     let scores = &reference.scores_desc;
     let certified: Vec<(f64, f32)> =
         TABLE_FMRS.iter().filter_map(|&f| certified_threshold(scores, f, confidence).map(|(c, _)| (f, c))).collect();
@@ -277,7 +277,7 @@ pub fn conservative(
             None => (((g.log10() - intercept) / slope).max(last.1 as f64) as f32, true),
         }
     };
-    let worst = worst_differential(reference, matched, confidence);
+    let worst = worst_differential(&reference.name, &certified, matched, confidence);
     let mut points: Vec<CalPoint> = TABLE_FMRS
         .iter()
         .map(|&fmr| {
@@ -300,7 +300,7 @@ pub fn conservative(
             name: p.name.clone(),
             impostor_pairs: p.scores_desc.len() as u64,
             identities: p.identities,
-            certifies_down_to: TABLE_FMRS.iter().copied().filter(|&f| upper(0, p.scores_desc.len() as u64, confidence) <= f).last(),
+            certifies_down_to: TABLE_FMRS.iter().copied().filter(|&f| can_certify(p.scores_desc.len() as u64, f, confidence)).last(),
         })
         .collect();
     Ok(Calibration {
@@ -324,15 +324,15 @@ pub fn conservative(
     })
 }
 
-/// The matched population that passes the reference's certified thresholds most often, relative to
-/// their FMR, over every FMR it has the pairs to certify (ratio 1, the reference's, when none does).
-fn worst_differential(reference: &ImpostorPopulation, matched: &[&ImpostorPopulation], confidence: f64) -> Differential {
-    use crate::confidence::{certified_threshold, upper};
-    let mut worst = Differential { ratio: 1.0, population: reference.name.clone(), at_fmr: 1.0, impostors_above: 0, impostor_pairs: 0 };
+/// The matched population that passes the reference's certified thresholds (`(fmr, cosine)`) most
+/// often, relative to their FMR, over every FMR it has the pairs to certify (ratio 1, the
+/// reference's, when none does).
+fn worst_differential(reference: &str, certified: &[(f64, f32)], matched: &[&ImpostorPopulation], confidence: f64) -> Differential {
+    use crate::confidence::{can_certify, upper};
+    let mut worst = Differential { ratio: 1.0, population: reference.to_string(), at_fmr: 1.0, impostors_above: 0, impostor_pairs: 0 };
     for p in matched {
         let n = p.scores_desc.len() as u64;
-        for &f in TABLE_FMRS.iter().filter(|&&f| upper(0, n, confidence) <= f) {
-            let Some((t, _)) = certified_threshold(&reference.scores_desc, f, confidence) else { continue };
+        for &(f, t) in certified.iter().filter(|&&(f, _)| can_certify(n, f, confidence)) {
             let k = p.scores_desc.partition_point(|&s| s >= t) as u64;
             let ratio = upper(k, n, confidence) / f;
             if ratio > worst.ratio {

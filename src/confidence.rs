@@ -27,12 +27,18 @@ pub fn lower(k: u64, n: u64, confidence: f64) -> f64 {
     beta_quantile(1.0 - confidence, k as f64, (n - k + 1) as f64)
 }
 
+/// Whether `n` trials can certify a rate at most `fmr` at all: with no event, the bound is below it
+/// (n at least about 3 / fmr at 95 %).
+pub fn can_certify(n: u64, fmr: f64, confidence: f64) -> bool {
+    upper(0, n, confidence) <= fmr
+}
+
 /// The smallest cosine threshold at which the impostors (scores sorted from highest to lowest)
 /// certify a false-match rate at most `fmr` with `confidence`, and how many impostors reach it;
 /// `None` when even no impostor at all could not certify it (too few pairs: n < about 3 / fmr).
 pub fn certified_threshold(impostors_desc: &[f32], fmr: f64, confidence: f64) -> Option<(f32, u64)> {
     let n = impostors_desc.len() as u64;
-    if upper(0, n, confidence) > fmr {
+    if !can_certify(n, fmr, confidence) {
         return None;
     }
     // The largest k that still certifies: the bound grows with k, so search the boundary.
