@@ -1,23 +1,25 @@
 //! Per-stage timings of the pipeline with criterion, on real models and photos:
 //! decode, letterbox, detector (letterbox + inference + decoding), detector inference alone,
-//! alignment warp, embedder, embedder inference alone; and, as the baseline in the same run, the
-//! embedder's inference on SFace's graph before the PRelu rewrite (`embedder_inference_prelu`,
-//! when scripts/setup's intermediate `face_recognition_sface_2021dec_noinit.onnx` is present).
+//! alignment warp, embedder, embedder inference alone, each model on the pack's backend; and, as
+//! baselines in the same run, each model's inference on the other backend (`*_onnxruntime`,
+//! `*_openvino`) and the embedder on ONNX Runtime with SFace's graph before the PRelu rewrite
+//! (`embedder_inference_prelu`, when scripts/setup's intermediate
+//! `face_recognition_sface_2021dec_noinit.onnx` is present).
 //! Run: `cargo bench --bench stages` (after scripts/setup). Inputs: an LFW 250x250 JPEG from
 //! ../shared/eval (when present) and the setup cache's Solvay photo (3000x2171 JPEG).
 use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use facematch::align::align;
+use facematch::backend::{self, Backend, LibraryPaths, Runtimes};
 use facematch::decode::{decode, DecodeLimits};
 use facematch::detect::Detector;
 use facematch::embed::Embedder;
 use facematch::letterbox::letterbox;
-use facematch::manifest::Pack;
-use facematch::runtime;
+use facematch::EngineConfig;
 
 fn inputs() -> Vec<(String, Vec<u8>)> {
-    let cache = runtime::default_models_dir().parent().map(PathBuf::from).unwrap_or_default();
+    let cache = backend::default_models_dir().parent().map(PathBuf::from).unwrap_or_default();
     let mut v = Vec::new();
     let lfw = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/eval/lfw-view1/lfw/Aaron_Peirsol/Aaron_Peirsol_0001.jpg");
     match std::fs::read(&lfw) {
@@ -30,21 +32,26 @@ fn inputs() -> Vec<(String, Vec<u8>)> {
 }
 
 fn stages(c: &mut Criterion) {
-    let models = std::env::var_os("FACEMATCH_MODELS_DIR").map(PathBuf::from).unwrap_or_else(runtime::default_models_dir);
-    let pack = Pack::resolve("yunet-sface", &models).expect("pack");
-    let env = runtime::environment(&runtime::resolve_ort_lib(None, &models).expect("ort")).expect("env");
+    let models = std::env::var_os("FACEMATCH_MODELS_DIR").map(PathBuf::from).unwrap_or_else(backend::default_models_dir);
+    let (pack, _) = EngineConfig::new(models.clone(), "yunet-sface").load_pack().expect("pack");
+    let both = [Backend::Onnxruntime, Backend::Openvino];
+    let runtimes = Runtimes::load(&LibraryPaths { models_dir: models.clone(), ..Default::default() }, &both).expect("runtimes");
     let intra = std::env::var("FACEMATCH_INTRA_THREADS").ok().and_then(|s| s.parse().ok()).unwrap_or(1);
-    let det_bytes = facematch::modelfile::verify(&pack.detector_path(), &pack.manifest.detector.model).unwrap();
-    let emb_bytes = facematch::modelfile::verify(&pack.embedder_path(), &pack.manifest.embedder.model).unwrap();
-    let mut detector =
-        Detector::new(runtime::session_from_bytes(&env, &det_bytes, intra).unwrap(), pack.manifest.detector.clone()).unwrap();
-    let mut embedder =
-        Embedder::new(runtime::session_from_bytes(&env, &emb_bytes, intra).unwrap(), pack.manifest.embedder.clone()).unwrap();
-    let spec = pack.manifest.embedder.clone();
+    let (d, spec) = (pack.manifest.detector.clone(), pack.manifest.embedder.clone());
+    let det_bytes = facematch::modelfile::verify(&pack.detector_path(), &d.model).unwrap();
+    let emb_bytes = facematch::modelfile::verify(&pack.embedder_path(), &spec.model).unwrap();
+    let detector_on =
+        |b: Backend| Detector::new(runtimes.session(b, &det_bytes, intra, &pack.detector_path()).unwrap(), d.clone()).unwrap();
+    let embedder_on =
+        |b: Backend| Embedder::new(runtimes.session(b, &emb_bytes, intra, &pack.embedder_path()).unwrap(), spec.clone()).unwrap();
+    let (mut detector, mut embedder) = (detector_on(d.backend), embedder_on(spec.backend));
+    let other = |b: Backend| if b == Backend::Openvino { Backend::Onnxruntime } else { Backend::Openvino };
+    let (mut detector_other, mut embedder_other) = (detector_on(other(d.backend)), embedder_on(other(spec.backend)));
     // The same weights with PRelu as published: the rewrite's baseline (scripts/onnx_edit.py).
-    let mut prelu = std::fs::read(models.join("face_recognition_sface_2021dec_noinit.onnx"))
+    let prelu_path = models.join("face_recognition_sface_2021dec_noinit.onnx");
+    let mut prelu = std::fs::read(&prelu_path)
         .ok()
-        .map(|b| Embedder::new(runtime::session_from_bytes(&env, &b, intra).unwrap(), spec.clone()).unwrap());
+        .map(|b| Embedder::new(runtimes.session(Backend::Onnxruntime, &b, intra, &prelu_path).unwrap(), spec.clone()).unwrap());
     let limits = DecodeLimits::default();
     for (name, bytes) in inputs() {
         let img = decode(&bytes, &limits).unwrap();
@@ -54,7 +61,6 @@ fn stages(c: &mut Criterion) {
         g.sample_size(20);
         g.bench_function("decode", |b| b.iter(|| decode(&bytes, &limits).unwrap()));
         let mut buf = Vec::new();
-        let d = &pack.manifest.detector;
         g.bench_function("letterbox", |b| {
             b.iter(|| letterbox(&img, d.input_size, d.free_input, d.color_order, d.mean, d.std, &mut buf).unwrap())
         });
@@ -68,6 +74,10 @@ fn stages(c: &mut Criterion) {
         g.bench_function("embed", |b| b.iter(|| embedder.embed(&crop).unwrap()));
         let tensor = embedder.prepare(&crop);
         g.bench_function("embedder_inference", |b| b.iter(|| embedder.run_tensor(&tensor).unwrap()));
+        g.bench_function(format!("embedder_inference_{}", other(spec.backend)), |b| b.iter(|| embedder_other.run_tensor(&tensor).unwrap()));
+        g.bench_function(format!("detector_inference_{}", other(d.backend)), |b| {
+            b.iter(|| passes.iter().map(|(t, dims)| detector_other.run_tensor(t, *dims).unwrap()).sum::<usize>())
+        });
         if let Some(baseline) = prelu.as_mut() {
             g.bench_function("embedder_inference_prelu", |b| b.iter(|| baseline.run_tensor(&tensor).unwrap()));
         }

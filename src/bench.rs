@@ -15,8 +15,7 @@ use crate::detect::Detector;
 use crate::embed::Embedder;
 use crate::engine::EngineConfig;
 use crate::error::{Error, Result};
-use crate::manifest::Pack;
-use crate::{modelfile, runtime};
+use crate::modelfile;
 
 /// Image pairs to send, as bytes.
 pub type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
@@ -227,8 +226,7 @@ pub struct ModelOnlyReport {
 /// on pre-made input tensors (every detector pass the engine makes for the image, and the aligned
 /// crop): the throughput no server built on these models can beat.
 pub fn model_only(config: &EngineConfig, pairs: &Pairs, duration: Duration) -> Result<ModelOnlyReport> {
-    let pack = Pack::resolve(&config.pack, &config.models_dir)?;
-    let env = runtime::environment(&runtime::resolve_ort_lib(config.ort_lib.as_deref(), &config.models_dir)?)?;
+    let (pack, runtimes) = config.load_pack()?;
     let det_bytes = modelfile::verify(&pack.detector_path(), &pack.manifest.detector.model)?;
     let emb_bytes = modelfile::verify(&pack.embedder_path(), &pack.manifest.embedder.model)?;
     let intra = config.intra_threads.max(1);
@@ -237,10 +235,11 @@ pub fn model_only(config: &EngineConfig, pairs: &Pairs, duration: Duration) -> R
     let results: Vec<Result<(usize, Vec<f64>, f64)>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
-                let (env, det_bytes, emb_bytes, pack, gate) = (&env, &det_bytes, &emb_bytes, &pack, &start_gate);
+                let (runtimes, det_bytes, emb_bytes, pack, gate) = (&runtimes, &det_bytes, &emb_bytes, &pack, &start_gate);
                 s.spawn(move || -> Result<(usize, Vec<f64>, f64)> {
-                    let mut det = Detector::new(runtime::session_from_bytes(env, det_bytes, intra)?, pack.manifest.detector.clone())?;
-                    let mut emb = Embedder::new(runtime::session_from_bytes(env, emb_bytes, intra)?, pack.manifest.embedder.clone())?;
+                    let (d, e) = (&pack.manifest.detector, &pack.manifest.embedder);
+                    let mut det = Detector::new(runtimes.session(d.backend, det_bytes, intra, &pack.detector_path())?, d.clone())?;
+                    let mut emb = Embedder::new(runtimes.session(e.backend, emb_bytes, intra, &pack.embedder_path())?, e.clone())?;
                     let spec = pack.manifest.embedder.clone();
                     // Inputs made once, outside the measurement.
                     let mut tensors = Vec::new();

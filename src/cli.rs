@@ -33,6 +33,14 @@ pub struct EngineArgs {
     /// else in the models directory.
     #[arg(long, global = true, env = "FACEMATCH_ORT_LIB")]
     pub ort_lib: Option<PathBuf>,
+    /// OpenVINO C library (libopenvino_c.so.2641, with the core, CPU plugin, ONNX frontend and TBB
+    /// beside it). Default: next to the executable, else openvino-2026.4.1/ in the models directory.
+    #[arg(long, global = true, env = "FACEMATCH_OPENVINO_LIB")]
+    pub openvino_lib: Option<PathBuf>,
+    /// Run every model on this backend. Default: each model's own from the pack (the default pack:
+    /// YuNet on ONNX Runtime, SFace on OpenVINO, or on ONNX Runtime when OpenVINO is not installed).
+    #[arg(long, global = true, env = "FACEMATCH_BACKEND", value_enum)]
+    pub backend: Option<crate::backend::Backend>,
     /// Model pack: a built-in name (yunet-sface, scrfd-sface), NAME.toml in the models directory,
     /// or a path to a manifest.
     #[arg(long, global = true, env = "FACEMATCH_PACK", default_value = DEFAULT_PACK)]
@@ -40,7 +48,7 @@ pub struct EngineArgs {
     /// Inference worker threads (each owns its own model sessions). Default: min(cores, 2).
     #[arg(long, global = true, env = "FACEMATCH_WORKERS")]
     pub workers: Option<usize>,
-    /// ONNX Runtime intra-op threads per session. Default: cores / workers.
+    /// Threads inside one inference, per model session. Default: cores / workers.
     #[arg(long, global = true, env = "FACEMATCH_INTRA_THREADS")]
     pub intra_threads: Option<usize>,
     /// Test-time augmentation of the embedder: `flip` embeds the aligned face and its mirror (twice
@@ -63,12 +71,14 @@ pub struct EngineArgs {
 
 impl EngineArgs {
     pub fn models_dir(&self) -> PathBuf {
-        self.models_dir.clone().unwrap_or_else(crate::runtime::default_models_dir)
+        self.models_dir.clone().unwrap_or_else(crate::backend::default_models_dir)
     }
 
     pub fn engine_config(&self) -> EngineConfig {
         let mut c = EngineConfig::new(self.models_dir(), self.pack.clone());
         c.ort_lib = self.ort_lib.clone();
+        c.openvino_lib = self.openvino_lib.clone();
+        c.backend = self.backend;
         if let Some(w) = self.workers {
             c.workers = w.max(1);
             let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);

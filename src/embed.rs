@@ -1,27 +1,23 @@
 //! Face embedding: aligned crop → CHW tensor → model → L2-normalized vector.
 use image::RgbImage;
-use ort::session::Session;
-use ort::value::TensorRef;
 
+use crate::backend::Session;
 use crate::error::{Error, Result};
 use crate::letterbox::write_chw;
 use crate::manifest::{EmbedderSpec, Tta};
 
 pub struct Embedder {
-    session: Session,
+    session: Box<dyn Session>,
     spec: EmbedderSpec,
-    input_name: String,
     buffer: Vec<f32>,
 }
 
 impl Embedder {
-    pub fn new(session: Session, spec: EmbedderSpec) -> Result<Embedder> {
-        let input_name = session
-            .inputs()
-            .first()
-            .map(|i| i.name().to_string())
-            .ok_or_else(|| Error::ModelOutput { model: spec.model.file.clone(), reason: "the embedder has no input".into() })?;
-        Ok(Embedder { session, spec, input_name, buffer: Vec::new() })
+    pub fn new(session: Box<dyn Session>, spec: EmbedderSpec) -> Result<Embedder> {
+        if session.output_names().is_empty() {
+            return Err(Error::ModelOutput { model: spec.model.file.clone(), reason: "the embedder has no output".into() });
+        }
+        Ok(Embedder { session, spec, buffer: Vec::new() })
     }
 
     pub fn spec(&self) -> &EmbedderSpec {
@@ -38,9 +34,12 @@ impl Embedder {
     /// Runs the model alone on a prepared tensor (the model-only bound).
     pub fn run_tensor(&mut self, tensor: &[f32]) -> Result<usize> {
         let size = self.spec.input_size as usize;
-        let input = TensorRef::from_array_view(([1usize, 3, size, size], tensor))?;
-        let outputs = self.session.run(ort::inputs![self.input_name.as_str() => input])?;
-        Ok(outputs[0].try_extract_tensor::<f32>()?.1.len())
+        let mut n = 0;
+        self.session.run(tensor, [1, 3, size, size], &mut |out| {
+            n = out[0].len();
+            Ok(())
+        })?;
+        Ok(n)
     }
 
     /// Embeds one aligned crop (`input_size` square) into a unit vector of `dim` values; with flip
@@ -63,16 +62,18 @@ impl Embedder {
     fn infer(&mut self, crop: &RgbImage) -> Result<Vec<f32>> {
         let size = self.spec.input_size as usize;
         write_chw(crop.as_raw(), size, size, (size, size), self.spec.color_order, self.spec.mean, self.spec.std, &mut self.buffer);
-        let input = TensorRef::from_array_view(([1usize, 3, size, size], self.buffer.as_slice()))?;
-        let outputs = self.session.run(ort::inputs![self.input_name.as_str() => input])?;
-        let (_, data) = outputs[0].try_extract_tensor::<f32>()?;
-        if data.len() != self.spec.dim {
-            return Err(Error::ModelOutput {
-                model: self.spec.model.file.clone(),
-                reason: format!("embedding has {} values, the pack says dim = {}", data.len(), self.spec.dim),
-            });
-        }
-        Ok(data.to_vec())
+        let (spec, mut embedding) = (&self.spec, Vec::new());
+        self.session.run(&self.buffer, [1, 3, size, size], &mut |out| {
+            if out[0].len() != spec.dim {
+                return Err(Error::ModelOutput {
+                    model: spec.model.file.clone(),
+                    reason: format!("embedding has {} values, the pack says dim = {}", out[0].len(), spec.dim),
+                });
+            }
+            embedding = out[0].to_vec();
+            Ok(())
+        })?;
+        Ok(embedding)
     }
 }
 

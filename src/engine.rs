@@ -15,6 +15,7 @@ use image::RgbImage;
 use serde::Serialize;
 
 use crate::align::align;
+use crate::backend::{Backend, LibraryPaths, Runtimes};
 use crate::decode::{decode, DecodeLimits};
 use crate::defaults;
 use crate::detect::{Detector, Face};
@@ -22,7 +23,6 @@ use crate::embed::Embedder;
 use crate::error::{Error, Result};
 use crate::manifest::Pack;
 use crate::modelfile;
-use crate::runtime;
 use crate::score;
 
 #[derive(Debug, Clone)]
@@ -30,11 +30,15 @@ pub struct EngineConfig {
     pub models_dir: PathBuf,
     /// Explicit ONNX Runtime library; else next to the executable, else in `models_dir`.
     pub ort_lib: Option<PathBuf>,
+    /// Explicit OpenVINO C library; else next to the executable, else in `models_dir`.
+    pub openvino_lib: Option<PathBuf>,
+    /// Every model on this backend; `None` keeps each model's manifest backend.
+    pub backend: Option<Backend>,
     /// Pack name or manifest path.
     pub pack: String,
     /// Inference worker threads, each with its own sessions.
     pub workers: usize,
-    /// ONNX Runtime intra-op threads per session.
+    /// Threads inside one inference, per session.
     pub intra_threads: usize,
     /// Requests waiting for a worker before callers are told the engine is busy.
     pub queue_depth: usize,
@@ -50,6 +54,8 @@ impl EngineConfig {
         EngineConfig {
             models_dir,
             ort_lib: None,
+            openvino_lib: None,
+            backend: None,
             pack: pack.into(),
             workers,
             intra_threads: (cores / workers).max(1),
@@ -57,6 +63,22 @@ impl EngineConfig {
             limits: DecodeLimits::default(),
             tta: None,
         }
+    }
+}
+
+impl EngineConfig {
+    fn libraries(&self) -> LibraryPaths {
+        LibraryPaths { models_dir: self.models_dir.clone(), ort_lib: self.ort_lib.clone(), openvino_lib: self.openvino_lib.clone() }
+    }
+
+    /// The pack as this configuration runs it (its TTA and each model's backend settled) and the
+    /// runtimes it needs, loaded.
+    pub fn load_pack(&self) -> Result<(Pack, Runtimes)> {
+        let mut pack = Pack::resolve(&self.pack, &self.models_dir)?;
+        pack.manifest = pack.manifest.running(self.tta);
+        let m = &mut pack.manifest;
+        let runtimes = Runtimes::for_models(&self.libraries(), self.backend, &mut [&mut m.detector.backend, &mut m.embedder.backend])?;
+        Ok((pack, runtimes))
     }
 }
 
@@ -190,10 +212,7 @@ impl Engine {
     /// Loads the runtime and the pack, verifies every model file, starts the workers and warms each
     /// one up with a real inference. Returns only once the engine can serve.
     pub fn new(config: EngineConfig) -> Result<Engine> {
-        let mut pack = Pack::resolve(&config.pack, &config.models_dir)?;
-        pack.manifest = pack.manifest.running(config.tta);
-        let lib = runtime::resolve_ort_lib(config.ort_lib.as_deref(), &config.models_dir)?;
-        let env = runtime::environment(&lib)?;
+        let (pack, runtimes) = config.load_pack()?;
         let det_path = pack.detector_path();
         let emb_path = pack.embedder_path();
         let det_bytes = Arc::new(modelfile::verify(&det_path, &pack.manifest.detector.model)?);
@@ -206,22 +225,16 @@ impl Engine {
         for i in 0..config.workers.max(1) {
             let rx = rx.clone();
             let ready_tx = ready_tx.clone();
-            let (env, det_bytes, emb_bytes) = (env.clone(), det_bytes.clone(), emb_bytes.clone());
+            let (runtimes, det_bytes, emb_bytes) = (runtimes.clone(), det_bytes.clone(), emb_bytes.clone());
             let (det_spec, emb_spec) = (pack.manifest.detector.clone(), pack.manifest.embedder.clone());
             let (intra, limits) = (config.intra_threads.max(1), config.limits);
             let (det_path, emb_path) = (det_path.clone(), emb_path.clone());
             let handle = std::thread::Builder::new()
                 .name(format!("facematch-infer-{i}"))
                 .spawn(move || {
-                    let named = |path: &PathBuf, e: Error| match e {
-                        Error::Runtime(e) => {
-                            Error::ModelFile { path: path.clone(), reason: format!("ONNX Runtime could not load it: {e}") }
-                        }
-                        other => other,
-                    };
                     let setup = (|| {
-                        let det = runtime::session_from_bytes(&env, &det_bytes, intra).map_err(|e| named(&det_path, e))?;
-                        let emb = runtime::session_from_bytes(&env, &emb_bytes, intra).map_err(|e| named(&emb_path, e))?;
+                        let det = runtimes.session(det_spec.backend, &det_bytes, intra, &det_path)?;
+                        let emb = runtimes.session(emb_spec.backend, &emb_bytes, intra, &emb_path)?;
                         let mut worker =
                             Worker { detector: Detector::new(det, det_spec)?, embedder: Embedder::new(emb, emb_spec)?, limits };
                         worker.warm_up()?;

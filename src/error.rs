@@ -30,10 +30,12 @@ pub enum Error {
     Manifest { path: String, reason: String },
     #[error("model file {path}: {reason}")]
     ModelFile { path: PathBuf, reason: String },
-    #[error("ONNX Runtime library {path}: {reason}")]
-    RuntimeLoad { path: PathBuf, reason: String },
+    #[error("{runtime} library {path}: {reason}")]
+    RuntimeLoad { runtime: &'static str, path: PathBuf, reason: String },
     #[error("ONNX Runtime: {0}")]
     Runtime(#[from] ort::Error),
+    #[error("{runtime}: {reason}")]
+    Inference { runtime: &'static str, reason: String },
     #[error("model {model} gave unexpected output: {reason}")]
     ModelOutput { model: String, reason: String },
     #[error("internal error: {0}")]
@@ -80,6 +82,7 @@ impl Error {
             | Error::ModelFile { .. }
             | Error::RuntimeLoad { .. }
             | Error::Runtime(_)
+            | Error::Inference { .. }
             | Error::ModelOutput { .. }
             | Error::Internal(_)
             | Error::Command(_)

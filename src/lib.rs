@@ -1,6 +1,7 @@
 //! facematch: an offline face-matching engine. Decode → detect → align → embed → score, each stage
-//! in its own module; [`engine::Engine`] owns the ONNX Runtime sessions on its inference threads.
+//! in its own module; [`engine::Engine`] owns the model sessions (ONNX Runtime or OpenVINO, [`backend`]) on its inference threads.
 pub mod align;
+pub mod backend;
 pub mod bench;
 pub mod calibration;
 pub mod cli;
@@ -21,7 +22,6 @@ pub mod letterbox;
 pub mod manifest;
 pub mod modelfile;
 pub mod photos;
-pub mod runtime;
 pub mod score;
 pub mod server;
 pub mod store;

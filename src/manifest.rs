@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::backend::Backend;
 use crate::calibration::Calibration;
 use crate::error::{Error, Result};
 
@@ -161,6 +162,9 @@ pub struct DetectorSpec {
     /// Candidates kept (by score) before NMS.
     #[serde(default = "default_top_k")]
     pub top_k: usize,
+    /// The runtime this model runs on (`--backend` overrides it).
+    #[serde(default, skip_serializing_if = "Backend::is_default")]
+    pub backend: Backend,
 }
 
 fn default_top_k() -> usize {
@@ -209,6 +213,9 @@ pub struct EmbedderSpec {
     /// Test-time augmentation (`none` by default; `--tta` overrides it).
     #[serde(default, skip_serializing_if = "Tta::is_none")]
     pub tta: Tta,
+    /// The runtime this model runs on (`--backend` overrides it).
+    #[serde(default, skip_serializing_if = "Backend::is_default")]
+    pub backend: Backend,
 }
 
 /// A manifest together with the directory its relative file paths resolve against.

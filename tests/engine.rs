@@ -142,7 +142,7 @@ fn a_wrong_model_file_is_named_and_explained() {
     let dir = std::env::temp_dir().join(format!("fm-badpack-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("face_detection_yunet_2023mar_free.onnx"), "<!DOCTYPE html><html>Not found</html>").unwrap();
-    let lib = models_dir().join(facematch::runtime::ORT_LIB_NAME);
+    let lib = models_dir().join(facematch::backend::onnxruntime::ORT_LIB_NAME);
     let mut c = facematch::EngineConfig::new(dir.clone(), "yunet-sface");
     c.ort_lib = Some(lib);
     let err = facematch::Engine::new(c).err().expect("must fail").to_string();
@@ -167,7 +167,7 @@ fn free_input_needs_a_model_with_free_height_and_width() {
     let path = std::env::temp_dir().join(format!("fm-fixed-yunet-{}.toml", std::process::id()));
     std::fs::write(&path, text).unwrap();
     let mut c = facematch::EngineConfig::new(models.clone(), path.to_str().unwrap());
-    c.ort_lib = Some(models.join(facematch::runtime::ORT_LIB_NAME));
+    c.ort_lib = Some(models.join(facematch::backend::onnxruntime::ORT_LIB_NAME));
     let err = facematch::Engine::new(c).err().expect("must fail").to_string();
     std::fs::remove_file(&path).ok();
     assert!(err.contains("free_input") && err.contains("640x640"), "{err}");

@@ -142,6 +142,6 @@ fn write_seeds() {
 }
 
 fn common_sample(name: &str) -> PathBuf {
-    let cache = facematch::runtime::default_models_dir().parent().map(PathBuf::from).unwrap_or_default();
+    let cache = facematch::backend::default_models_dir().parent().map(PathBuf::from).unwrap_or_default();
     cache.join("samples").join(name)
 }

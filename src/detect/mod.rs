@@ -5,10 +5,9 @@ pub mod scrfd;
 pub mod yunet;
 
 use image::RgbImage;
-use ort::session::Session;
-use ort::value::TensorRef;
 use serde::Serialize;
 
+use crate::backend::Session;
 use crate::error::{Error, Result};
 use crate::letterbox::{self, Letterboxed};
 use crate::manifest::{DetectorKind, DetectorSpec, FreeInput, Refine};
@@ -61,9 +60,8 @@ pub struct Detections {
 }
 
 pub struct Detector {
-    session: Session,
+    session: Box<dyn Session>,
     spec: DetectorSpec,
-    input_name: String,
     output_names: Vec<String>,
     buffer: Vec<f32>,
     /// While `prepare` runs: a copy of every input tensor.
@@ -71,21 +69,10 @@ pub struct Detector {
 }
 
 impl Detector {
-    pub fn new(session: Session, spec: DetectorSpec) -> Result<Detector> {
-        let input_name = session
-            .inputs()
-            .first()
-            .map(|i| i.name().to_string())
-            .ok_or_else(|| Error::ModelOutput { model: spec.model.file.clone(), reason: "the detector has no input".into() })?;
-        let output_names: Vec<String> = session.outputs().iter().map(|o| o.name().to_string()).collect();
-        if output_names.len() < 9 {
-            return Err(Error::ModelOutput {
-                model: spec.model.file.clone(),
-                reason: format!("expected at least 9 outputs (3 strides x score/box/keypoints), found {}", output_names.len()),
-            });
-        }
-        check_input_shape(&session, &spec)?;
-        Ok(Detector { session, spec, input_name, output_names, buffer: Vec::new(), recorded: None })
+    pub fn new(session: Box<dyn Session>, spec: DetectorSpec) -> Result<Detector> {
+        let output_names = session.output_names().to_vec();
+        check_input_shape(&session.input_dims(), &spec)?;
+        Ok(Detector { session, spec, output_names, buffer: Vec::new(), recorded: None })
     }
 
     pub fn spec(&self) -> &DetectorSpec {
@@ -103,12 +90,11 @@ impl Detector {
 
     /// Runs the model alone on a prepared tensor and reads its outputs (the model-only bound).
     pub fn run_tensor(&mut self, tensor: &[f32], (width, height): (u32, u32)) -> Result<usize> {
-        let input = TensorRef::from_array_view(([1usize, 3, height as usize, width as usize], tensor))?;
-        let outputs = self.session.run(ort::inputs![self.input_name.as_str() => input])?;
         let mut n = 0;
-        for name in &self.output_names {
-            n += outputs[name.as_str()].try_extract_tensor::<f32>()?.1.len();
-        }
+        self.session.run(tensor, [1, 3, height as usize, width as usize], &mut |out| {
+            n = out.iter().map(|t| t.len()).sum();
+            Ok(())
+        })?;
         Ok(n)
     }
 
@@ -209,28 +195,25 @@ impl Detector {
         }
         let floor = self.spec.fallback_floor.min(self.spec.score_threshold);
         let shape = [1usize, 3, lb.height as usize, lb.width as usize];
-        let input = TensorRef::from_array_view((shape, self.buffer.as_slice()))?;
-        let outputs = self.session.run(ort::inputs![self.input_name.as_str() => input])?;
-        let mut tensors: Vec<&[f32]> = Vec::with_capacity(self.output_names.len());
-        for name in &self.output_names {
-            let (_, data) = outputs[name.as_str()].try_extract_tensor::<f32>()?;
-            tensors.push(data);
-        }
-        let model = &self.spec.model.file;
-        let raw = match self.spec.kind {
-            DetectorKind::Yunet => yunet::decode(&self.output_names, &tensors, (lb.width, lb.height), floor, model)?,
-            DetectorKind::Scrfd => scrfd::decode(&tensors, (lb.width, lb.height), floor, model)?,
-        };
+        let (spec, names, mut raw) = (&self.spec, &self.output_names, Vec::new());
+        self.session.run(&self.buffer, shape, &mut |tensors| {
+            let model = &spec.model.file;
+            raw = match spec.kind {
+                DetectorKind::Yunet => yunet::decode(names, tensors, (lb.width, lb.height), floor, model)?,
+                DetectorKind::Scrfd => scrfd::decode(tensors, (lb.width, lb.height), floor, model)?,
+            };
+            Ok(())
+        })?;
         Ok(nms::nms(raw, self.spec.nms_iou, self.spec.top_k).into_iter().map(|f| f.map_back(&lb)).collect())
     }
 }
 
 /// The manifest's input geometry must fit the model: a fixed input must be the declared square, and
 /// `free_input` needs free (symbolic) height and width.
-fn check_input_shape(session: &Session, spec: &DetectorSpec) -> Result<()> {
-    let Some(shape) = session.inputs().first().and_then(|i| i.dtype().tensor_shape()) else {
+fn check_input_shape(shape: &[i64], spec: &DetectorSpec) -> Result<()> {
+    if shape.is_empty() {
         return Ok(());
-    };
+    }
     let bad = |reason: String| Error::ModelOutput { model: spec.model.file.clone(), reason };
     if shape.len() != 4 {
         return Err(bad(format!("the detector input has {} dimensions, expected 4 (NCHW)", shape.len())));

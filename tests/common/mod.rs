@@ -7,11 +7,11 @@ use std::sync::OnceLock;
 use facematch::{Engine, EngineConfig};
 
 pub fn cache_dir() -> PathBuf {
-    facematch::runtime::default_models_dir().parent().map(PathBuf::from).unwrap_or_default()
+    facematch::backend::default_models_dir().parent().map(PathBuf::from).unwrap_or_default()
 }
 
 pub fn models_dir() -> PathBuf {
-    std::env::var_os("FACEMATCH_MODELS_DIR").map(PathBuf::from).unwrap_or_else(facematch::runtime::default_models_dir)
+    std::env::var_os("FACEMATCH_MODELS_DIR").map(PathBuf::from).unwrap_or_else(facematch::backend::default_models_dir)
 }
 
 pub fn sample(name: &str) -> PathBuf {
