@@ -428,9 +428,10 @@ fn run(cli: &Cli) -> CliResult {
                     .await
                     .map_err(|e| (Error::Internal(format!("cannot listen on {listen}: {e}")), None))?;
                 let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| listen.clone());
+                let m = &state.engine.pack().manifest;
                 eprintln!(
-                    "facematch: serving on http://{addr} (pack {}, models loaded in {load_ms:.0} ms); API docs at http://{addr}/docs",
-                    state.engine.pack().manifest.name
+                    "facematch: serving on http://{addr} (pack {}: detector on {}, embedder on {}; models loaded in {load_ms:.0} ms); API docs at http://{addr}/docs",
+                    m.name, m.detector.backend, m.embedder.backend
                 );
                 facematch::server::serve(listener, state).await.map_err(|e| (Error::Internal(e.to_string()), None))
             })?;

@@ -15,7 +15,7 @@ pub const LIB_NAME: &str = "libopenvino_c.so.2641";
 /// The directory under the models directory that scripts/setup fills.
 pub const DIR_NAME: &str = "openvino-2026.4.1";
 
-static LOADED: Mutex<Option<std::result::Result<PathBuf, String>>> = Mutex::new(None);
+static LOADED: Mutex<Option<PathBuf>> = Mutex::new(None);
 
 /// Where the OpenVINO C library is looked for: the flag, next to the executable, the models directory.
 pub fn resolve_lib(explicit: Option<&Path>, models_dir: &Path) -> Result<PathBuf> {
@@ -23,15 +23,19 @@ pub fn resolve_lib(explicit: Option<&Path>, models_dir: &Path) -> Result<PathBuf
     super::find_lib("OpenVINO", explicit, &candidates, "run scripts/setup, or pass --openvino-lib / FACEMATCH_OPENVINO_LIB")
 }
 
-/// Loads the library once per process; a later call with another path is refused, not ignored.
+/// Loads the library once per process; a later call with another path is refused, not ignored. A
+/// failed load is not remembered, so a corrected path can be tried again.
 pub fn load(lib: &Path) -> Result<()> {
     let fail = |reason: String| Error::RuntimeLoad { runtime: "OpenVINO", path: lib.to_path_buf(), reason };
     let mut loaded = LOADED.lock().map_err(|_| fail("an earlier load panicked".into()))?;
-    let result = loaded.get_or_insert_with(|| openvino_sys::library::load_from(lib).map(|()| lib.to_path_buf())).clone();
-    match result {
-        Ok(path) if path == lib => Ok(()),
-        Ok(path) => Err(fail(format!("this process already runs OpenVINO from {}", path.display()))),
-        Err(reason) => Err(fail(reason)),
+    match loaded.as_ref() {
+        Some(path) if path == lib => Ok(()),
+        Some(path) => Err(fail(format!("this process already runs OpenVINO from {}", path.display()))),
+        None => {
+            openvino_sys::library::load_from(lib).map_err(fail)?;
+            *loaded = Some(lib.to_path_buf());
+            Ok(())
+        }
     }
 }
 
@@ -76,10 +80,15 @@ impl OpenVinoSession {
         let input = model.get_input_by_index(0).map_err(ov)?;
         let dims =
             input.get_partial_shape().map_err(ov)?.get_dimensions().iter().map(|d| if d.is_dynamic() { -1 } else { d.get_min() }).collect();
-        let mut compiled = core.compile_model(&model, DeviceType::CPU).map_err(ov)?;
+        // Names from the model as read: a compiled output may answer with another of its tensor's
+        // names (YuNet's `cls_8` comes back as `291`). The order is the same.
         let mut outputs = Vec::new();
-        for i in 0..compiled.get_output_size().map_err(ov)? {
-            outputs.push(compiled.get_output_by_index(i).and_then(|o| o.get_name()).map_err(ov)?);
+        for i in 0..model.get_outputs_len().map_err(ov)? {
+            outputs.push(model.get_output_by_index(i).and_then(|o| o.get_name()).map_err(ov)?);
+        }
+        let mut compiled = core.compile_model(&model, DeviceType::CPU).map_err(ov)?;
+        if compiled.get_output_size().map_err(ov)? != outputs.len() {
+            return Err(ov("the compiled model has another number of outputs"));
         }
         let request = compiled.create_infer_request().map_err(ov)?;
         Ok(OpenVinoSession { request, outputs, dims, input: None, _compiled: compiled, _core: core })

@@ -35,9 +35,11 @@ impl ProbeCache {
 
 /// Liveness: the process serves HTTP. Runs no model.
 #[utoipa::path(get, path = "/health", tag = "operations",
-    responses((status = 200, description = "`{\"status\": \"ok\", \"pack\", \"queue\"}`: the process serves (no model is run)")))]
+    responses((status = 200, description = "`{\"status\": \"ok\", \"pack\", \"backends\": {\"detector\", \"embedder\"}, \"queue\"}`: the process serves (no model is run)")))]
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    (StatusCode::OK, Json(json!({"status": "ok", "pack": state.engine.pack().manifest.name, "queue": state.engine.queue_len()})))
+    let m = &state.engine.pack().manifest;
+    let backends = json!({"detector": m.detector.backend, "embedder": m.embedder.backend});
+    (StatusCode::OK, Json(json!({"status": "ok", "pack": m.name, "backends": backends, "queue": state.engine.queue_len()})))
 }
 
 /// Readiness, deep: one real inference of each model on a built-in image, at most once per 10 s.
