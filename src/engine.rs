@@ -486,12 +486,17 @@ impl Worker {
     /// Cosine of the largest other faces to the chosen one ([`Analysis::likeness`]).
     fn likeness(&mut self, img: &RgbImage, faces: &[Face], chosen: &Face, chosen_embedding: &[f32]) -> Result<Vec<(usize, f32)>> {
         let (template, size) = (self.embedder.spec().template, self.embedder.spec().input_size);
-        let others = faces.iter().enumerate().filter(|(_, f)| *f != chosen).take(defaults::SAME_PERSON_CHECKS);
         let mut out = Vec::new();
-        for (i, f) in others {
+        for (i, f) in likeness_checked(faces, chosen) {
             let crop = align(img, &f.landmarks, &template, size)?;
             out.push((i, score::cosine(&self.embedder.embed(&crop)?, chosen_embedding)));
         }
         Ok(out)
     }
+}
+
+/// The other faces a comparison embeds to tell a second person from the same person's picture
+/// (at most [`defaults::SAME_PERSON_CHECKS`], largest first), with their indices.
+pub fn likeness_checked<'a>(faces: &'a [Face], chosen: &'a Face) -> impl Iterator<Item = (usize, &'a Face)> + 'a {
+    faces.iter().enumerate().filter(move |(_, f)| *f != chosen).take(defaults::SAME_PERSON_CHECKS)
 }
