@@ -84,7 +84,6 @@ fn weights(fx: i32, fy: i32) -> [i32; 4] {
     w
 }
 
-/// `inv` maps output pixels to source pixels.
 /// OpenCV's table of fixed-point bilinear weights, one entry per (fx, fy) sub-pixel cell.
 fn weight_table() -> &'static [[i32; 4]; (INTER_TAB * INTER_TAB) as usize] {
     static TABLE: std::sync::OnceLock<[[i32; 4]; (INTER_TAB * INTER_TAB) as usize]> = std::sync::OnceLock::new();
@@ -93,7 +92,8 @@ fn weight_table() -> &'static [[i32; 4]; (INTER_TAB * INTER_TAB) as usize] {
 
 /// OpenCV's `warpAffine` with `INTER_LINEAR` and a zero border, to the bit: coordinates in 10-bit
 /// fixed point rounded to 5-bit sub-pixel cells, weights from a table. The per-column offsets are the
-/// same on every row, so they are computed once, as OpenCV does.
+/// same on every row, so they are computed once, as OpenCV does. `inv` maps output pixels to source
+/// pixels.
 fn warp_affine_bilinear(img: &RgbImage, inv: &[f64; 6], size: u32) -> RgbImage {
     let (w, h) = (img.width() as i32, img.height() as i32);
     let src = img.as_raw();
@@ -111,6 +111,7 @@ fn warp_affine_bilinear(img: &RgbImage, inv: &[f64; 6], size: u32) -> RgbImage {
     let adelta: Vec<i32> = (0..n).map(|x| (inv[0] * x as f64 * AB_SCALE).round_ties_even() as i32).collect();
     let bdelta: Vec<i32> = (0..n).map(|x| (inv[3] * x as f64 * AB_SCALE).round_ties_even() as i32).collect();
     let stride = w as usize * 3;
+    let round = |v: i32| ((v + (1 << (COEF_BITS - 1))) >> COEF_BITS).clamp(0, 255) as u8;
     let dst = out.as_mut();
     for y in 0..n {
         let x0 = (((inv[1] * y as f64 + inv[2]) * AB_SCALE).round_ties_even() as i32).saturating_add(round_delta);
@@ -121,7 +122,6 @@ fn warp_affine_bilinear(img: &RgbImage, inv: &[f64; 6], size: u32) -> RgbImage {
             let (sx, sy) = (xx >> INTER_BITS, yy >> INTER_BITS);
             let wt = &table[((yy & (INTER_TAB - 1)) * INTER_TAB + (xx & (INTER_TAB - 1))) as usize];
             let o = (y * n + x) * 3;
-            let round = |v: i32| ((v + (1 << (COEF_BITS - 1))) >> COEF_BITS).clamp(0, 255) as u8;
             if sx >= 0 && sy >= 0 && sx + 1 < w && sy + 1 < h {
                 // All four neighbours inside: no border checks.
                 let p = sy as usize * stride + sx as usize * 3;

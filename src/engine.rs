@@ -64,9 +64,7 @@ impl EngineConfig {
             tta: None,
         }
     }
-}
 
-impl EngineConfig {
     fn libraries(&self) -> LibraryPaths {
         LibraryPaths { models_dir: self.models_dir.clone(), ort_lib: self.ort_lib.clone(), openvino_lib: self.openvino_lib.clone() }
     }

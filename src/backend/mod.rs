@@ -94,7 +94,7 @@ impl Runtimes {
                 let env = self.ort.as_ref().ok_or_else(|| Error::Internal("ONNX Runtime was not loaded".into()))?;
                 let session = onnxruntime::session_from_bytes(env, bytes, intra)
                     .map_err(|e| named(format!("ONNX Runtime could not load it: {e}")))?;
-                Ok(Box::new(onnxruntime::OrtSession::new(session)?))
+                Ok(Box::new(onnxruntime::OrtSession::new(session).map_err(|e| named(e.to_string()))?))
             }
             Backend::Openvino => {
                 if !self.openvino {

@@ -119,9 +119,6 @@ impl Session for OpenVinoSession {
     }
 
     fn run(&mut self, input: &[f32], shape: [usize; 4], read: &mut dyn FnMut(&[&[f32]]) -> Result<()>) -> Result<()> {
-        if shape.iter().product::<usize>() != input.len() {
-            return Err(Error::Internal(format!("input of {} values for shape {shape:?}", input.len())));
-        }
         if self.input.as_ref().is_none_or(|(s, _)| *s != shape) {
             // The request keeps a reference to the tensor it was given: set once per input shape.
             let dims: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
@@ -134,7 +131,7 @@ impl Session for OpenVinoSession {
         // SAFETY: any bit pattern is a valid f32; `align_to_mut` only reinterprets the aligned middle.
         let (head, data, tail) = unsafe { raw.align_to_mut::<f32>() };
         if !head.is_empty() || !tail.is_empty() || data.len() != input.len() {
-            return Err(ov("the input tensor is not an aligned f32 buffer of the input's size"));
+            return Err(Error::Internal(format!("input of {} values for shape {shape:?}", input.len())));
         }
         data.copy_from_slice(input);
         self.request.infer().map_err(ov)?;

@@ -71,6 +71,12 @@ pub struct Detector {
 impl Detector {
     pub fn new(session: Box<dyn Session>, spec: DetectorSpec) -> Result<Detector> {
         let output_names = session.output_names().to_vec();
+        if output_names.len() < 9 {
+            return Err(Error::ModelOutput {
+                model: spec.model.file.clone(),
+                reason: format!("expected at least 9 outputs (3 strides x score/box/keypoints), found {}", output_names.len()),
+            });
+        }
         check_input_shape(&session.input_dims(), &spec)?;
         Ok(Detector { session, spec, output_names, buffer: Vec::new(), recorded: None })
     }
