@@ -105,8 +105,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Manage API credentials of the vendor schemes (secrets are shown once and stored hashed).
     Clients {
-        #[arg(long, env = "FACEMATCH_STATE_DIR")]
-        state_dir: Option<PathBuf>,
+        #[command(flatten)]
+        store: StoreArgs,
         #[command(subcommand)]
         action: ClientsAction,
     },
@@ -117,10 +117,22 @@ pub enum Command {
     },
     /// Enrolled people: bulk import, listing, and which embedding models the stored faces use.
     Subjects {
-        #[arg(long, env = "FACEMATCH_STATE_DIR")]
-        state_dir: Option<PathBuf>,
+        #[command(flatten)]
+        store: StoreArgs,
         #[command(subcommand)]
         action: SubjectsAction,
+    },
+    /// Move a deployment's state into PostgreSQL: every client, token, vendor record, subject and
+    /// face of a SQLite state file, in one transaction, into an empty database.
+    Migrate {
+        /// The source: sqlite:PATH (the state directory's facematch.sqlite).
+        #[arg(long, env = "FACEMATCH_MIGRATE_FROM")]
+        from: String,
+        /// The target: postgres://USER:PASSWORD@HOST:PORT/DATABASE (empty; the schema is created).
+        #[arg(long, env = "FACEMATCH_MIGRATE_TO", hide_env_values = true)]
+        to: String,
+        #[arg(long, env = "FACEMATCH_JSON")]
+        json: bool,
     },
     /// Detect faces: boxes, scores and five landmarks, largest face first.
     Detect {
@@ -231,10 +243,13 @@ pub struct ServeArgs {
     /// default threshold stands for this point on its own scale (README, "Vendor scores").
     #[arg(long, env = "FACEMATCH_MATCH_THRESHOLD", default_value_t = crate::defaults::MATCH_THRESHOLD, value_parser = parse_share)]
     pub threshold: f32,
-    /// Directory of the state database (facematch.sqlite): API clients, tokens, vendor records.
-    /// Default: ${XDG_DATA_HOME:-~/.local/share}/facematch.
-    #[arg(long, env = "FACEMATCH_STATE_DIR")]
-    pub state_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// How often each server reads the shared database's gallery log (PostgreSQL only): an
+    /// enrollment or deletion on one server is searchable (or gone) on every other within this
+    /// interval plus one query.
+    #[arg(long, env = "FACEMATCH_GALLERY_SYNC_MS", default_value_t = crate::defaults::GALLERY_SYNC_MS, value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    pub gallery_sync_ms: u64,
     /// Externally visible base URL (e.g. https://kyc.example.com) for links in responses.
     #[arg(long, env = "FACEMATCH_PUBLIC_URL")]
     pub public_url: Option<String>,
@@ -309,6 +324,7 @@ impl ServeArgs {
                 body_timeout: std::time::Duration::from_secs(self.body_timeout_secs.max(1)),
                 max_connections: self.max_connections.max(1),
             },
+            gallery_sync: std::time::Duration::from_millis(self.gallery_sync_ms),
         }
     }
 }
@@ -333,6 +349,27 @@ pub fn parse_client_spec(spec: &str) -> Result<(String, String, String), String>
         }
         // The secret itself is never echoed.
         _ => Err("--client takes SCHEME:CLIENT_ID:SECRET with a secret of at least 16 characters".into()),
+    }
+}
+
+/// Where the state lives (API clients, tokens, vendor records, enrolled subjects).
+#[derive(Debug, Clone, Default, Args)]
+pub struct StoreArgs {
+    /// Directory of the SQLite state file (facematch.sqlite), used when --database-url is not set.
+    /// Default: ${XDG_DATA_HOME:-~/.local/share}/facematch.
+    #[arg(long, env = "FACEMATCH_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// The state database: sqlite:PATH, or postgres://USER:PASSWORD@HOST:PORT/DATABASE to share one
+    /// PostgreSQL between several servers (README, "Several servers"). Default: the SQLite file in
+    /// --state-dir.
+    #[arg(long, env = "FACEMATCH_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+}
+
+impl StoreArgs {
+    pub fn location(&self) -> Result<crate::store::Location, String> {
+        let dir = self.state_dir.clone().unwrap_or_else(default_state_dir);
+        crate::store::Location::parse(self.database_url.as_deref(), &dir)
     }
 }
 

@@ -38,3 +38,6 @@ pub const MAX_CONNECTIONS: usize = 1024;
 /// Seconds a request's work may wait in the inference queue before it is dropped unrun (the client
 /// is answered busy: a late answer helps nobody).
 pub const QUEUE_WAIT_SECS: u64 = 10;
+/// Milliseconds between reads of a shared (PostgreSQL) database's gallery log by each server: the
+/// most an enrollment or deletion on one server waits before every other server's 1:N search sees it.
+pub const GALLERY_SYNC_MS: u64 = 250;

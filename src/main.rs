@@ -75,17 +75,49 @@ fn face_json(a: &Analysis) -> serde_json::Value {
     json!(a.chosen)
 }
 
-fn open_store(dir: Option<&std::path::Path>) -> Result<facematch::store::SqliteStore, CliError> {
-    let dir = dir.map(std::path::Path::to_path_buf).unwrap_or_else(facematch::cli::default_state_dir);
-    facematch::store::SqliteStore::open(&dir.join("facematch.sqlite"))
-        .map_err(|e| (Error::Internal(e.to_string()), Some(dir.display().to_string())))
+fn open_store(args: &facematch::cli::StoreArgs) -> Result<std::sync::Arc<dyn facematch::store::Store>, CliError> {
+    let location = args.location().map_err(|e| (Error::Command(e), None))?;
+    location.open().map_err(|e| (Error::Command(e.to_string()), Some(location.describe())))
+}
+
+/// `migrate --from sqlite:PATH --to postgres://…`, which needs no models.
+fn migrate(cli: &Cli) -> Option<CliResult> {
+    use facematch::store::Location;
+    let Command::Migrate { from, to, json } = &cli.command else { return None };
+    Some((|| {
+        let usage = |e: String| (Error::Command(e), None);
+        let dir = facematch::cli::default_state_dir();
+        let Location::Sqlite(source) = Location::parse(Some(from), &dir).map_err(usage)? else {
+            return Err(usage("--from: expected sqlite:PATH".into()));
+        };
+        let target = Location::parse(Some(to), &dir).map_err(usage)?;
+        let Location::Postgres(url) = &target else { return Err(usage("--to: expected postgres://…".into())) };
+        let pg = facematch::store::PostgresStore::connect(url).map_err(|e| (Error::Command(e.to_string()), Some(target.describe())))?;
+        let summary = pg.import_sqlite(&source).map_err(|e| (Error::Command(e.to_string()), Some(source.display().to_string())))?;
+        if *json {
+            println!("{}", json!(summary));
+        } else {
+            println!(
+                "migrated into {}: {} clients, {} tokens, {} Valify bundle keys, {} Valify transactions, {} Cashfree verifications, {} subjects, {} faces, {} idempotency keys",
+                target.describe(),
+                summary.clients,
+                summary.tokens,
+                summary.valify_bundles,
+                summary.valify_transactions,
+                summary.cashfree_verifications,
+                summary.subjects,
+                summary.faces,
+                summary.idempotency_keys
+            );
+        }
+        Ok(())
+    })())
 }
 
 fn clients(cli: &Cli) -> Option<CliResult> {
-    use facematch::store::Store;
-    let Command::Clients { state_dir, action } = &cli.command else { return None };
+    let Command::Clients { store, action } = &cli.command else { return None };
     Some((|| {
-        let store = open_store(state_dir.as_deref())?;
+        let store = open_store(store)?;
         let fail = |e: facematch::store::StoreError| (Error::Internal(e.to_string()), None);
         match action {
             facematch::cli::ClientsAction::Add { scheme, client_id } => {
@@ -155,13 +187,12 @@ fn first_start_credentials(store: &dyn facematch::store::Store) -> Result<(), Cl
 /// `subjects list` and `subjects status`, which need the store but no models.
 fn subjects_offline(cli: &Cli) -> Option<CliResult> {
     use facematch::cli::SubjectsAction;
-    use facematch::store::Store;
-    let Command::Subjects { state_dir, action } = &cli.command else { return None };
+    let Command::Subjects { store, action } = &cli.command else { return None };
     if matches!(action, SubjectsAction::Import { .. }) {
         return None;
     }
     Some((|| {
-        let store = open_store(state_dir.as_deref())?;
+        let store = open_store(store)?;
         let fail = |e: facematch::store::StoreError| (Error::Internal(e.to_string()), None);
         match action {
             SubjectsAction::List { limit } => {
@@ -285,6 +316,9 @@ fn run(cli: &Cli) -> CliResult {
     if let Some(r) = subjects_offline(cli) {
         return r;
     }
+    if let Some(r) = migrate(cli) {
+        return r;
+    }
     let start = Instant::now();
     let engine = Engine::new(cli.engine.engine_config()).map_err(|e| (e, None))?;
     let load_ms = start.elapsed().as_secs_f64() * 1e3;
@@ -371,16 +405,16 @@ fn run(cli: &Cli) -> CliResult {
                 }
             }
         }
-        Command::Clients { .. } => {}
-        Command::Subjects { state_dir, action: facematch::cli::SubjectsAction::Import { source, faces_per_subject, json } } => {
-            let store = open_store(state_dir.as_deref())?;
+        Command::Clients { .. } | Command::Migrate { .. } => {}
+        Command::Subjects { store, action: facematch::cli::SubjectsAction::Import { source, faces_per_subject, json } } => {
+            let store = open_store(store)?;
             let plan = facematch::subjects_cmd::plan(source, *faces_per_subject).map_err(|e| (Error::Internal(e), None))?;
             let bar = indicatif::ProgressBar::new(0);
             bar.set_style(
                 indicatif::ProgressStyle::with_template("enrolling [{bar:40}] {pos}/{len} photos, {per_sec}, eta {eta}")
                     .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
-            let summary = facematch::subjects_cmd::import(&engine, &store, &plan, &|done, total| {
+            let summary = facematch::subjects_cmd::import(&engine, store.as_ref(), &plan, &|done, total| {
                 bar.set_length(total as u64);
                 bar.set_position(done as u64);
             })
@@ -415,10 +449,10 @@ fn run(cli: &Cli) -> CliResult {
                     facematch::photos::PhotoKey::from_hex(&text).map_err(|e| (Error::Internal(e), Some(path.display().to_string())))?;
                 config.photo_key = Some(std::sync::Arc::new(key));
             }
-            let store = open_store(args.state_dir.as_deref())?;
-            provision_clients(&store, &args.clients)?;
-            first_start_credentials(&store)?;
-            let state = facematch::server::AppState::try_new(std::sync::Arc::new(engine), std::sync::Arc::new(store), config)
+            let store = open_store(&args.store)?;
+            provision_clients(store.as_ref(), &args.clients)?;
+            first_start_credentials(store.as_ref())?;
+            let state = facematch::server::AppState::try_new(std::sync::Arc::new(engine), store, config)
                 .map_err(|e| (Error::Internal(e.to_string()), None))?;
             eprintln!("facematch: {} enrolled faces loaded for 1:N search", state.gallery.len());
             let rt = tokio::runtime::Runtime::new().map_err(|e| (Error::Internal(e.to_string()), None))?;

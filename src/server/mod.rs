@@ -7,6 +7,7 @@ pub mod dialect;
 pub mod didit;
 pub mod error;
 pub mod faceki;
+pub mod follow;
 pub mod form;
 pub mod health;
 pub mod listen;
@@ -65,6 +66,8 @@ pub struct ServerConfig {
     pub prominent_face_share: f32,
     /// Connection timeouts and cap.
     pub conn: listen::ConnLimits,
+    /// How often the gallery follows a shared database's log ([`crate::defaults::GALLERY_SYNC_MS`]).
+    pub gallery_sync: std::time::Duration,
 }
 
 impl Default for ServerConfig {
@@ -83,6 +86,7 @@ impl Default for ServerConfig {
             photo_key: None,
             prominent_face_share: defaults::PROMINENT_FACE_SHARE,
             conn: listen::ConnLimits::default(),
+            gallery_sync: std::time::Duration::from_millis(defaults::GALLERY_SYNC_MS),
         }
     }
 }
@@ -105,11 +109,9 @@ impl AppState {
     pub fn try_new(engine: Arc<Engine>, store: Arc<dyn crate::store::Store>, config: ServerConfig) -> crate::store::StoreResult<AppState> {
         let cashfree_limits = Arc::new(cashfree::RateLimits::new(config.cashfree_rate_per_ip, config.cashfree_rate_per_operation));
         let manifest = &engine.pack().manifest;
-        let gallery = crate::gallery::Gallery::new(manifest.embedder.dim);
+        let gallery = Arc::new(crate::gallery::Gallery::new(manifest.embedder.dim));
         let model = manifest.embedding_model_id();
-        store.faces(&model, &mut |f| {
-            gallery.insert(crate::gallery::FaceRef { face_id: f.face_id, subject_id: f.subject_id }, &f.embedding);
-        })?;
+        follow::load_and_follow(&store, &gallery, &model, config.gallery_sync)?;
         for (other, n) in store.face_models()?.into_iter().filter(|(m, _)| *m != model) {
             tracing::warn!(model = %other, faces = n, current = %model, "enrolled faces of another embedding model are not searched: enroll them again");
         }
@@ -119,7 +121,7 @@ impl AppState {
             store,
             crops: Arc::new(crops::CropCache::default()),
             cashfree_limits,
-            gallery: Arc::new(gallery),
+            gallery,
             probes: Arc::default(),
         })
     }

@@ -15,8 +15,8 @@ use super::error::ApiError;
 use super::native::{embed_upload, fingerprint, read_fields, used_face, ErrorBody, NativeClient, UsedFace, MAX_RECORD_BYTES};
 use super::{store_call, AppState};
 use crate::engine::Depth;
-use crate::gallery::{FaceRef, Hit};
-use crate::store::{NewFace, Once, RecordUpdate, Subject};
+use crate::gallery::{Exact, FaceRef, Hit};
+use crate::store::{NewFace, Once, RecordUpdate, StoreError, StoreResult, Subject};
 
 /// At most this many candidates per search.
 pub const MAX_TOP_K: usize = 100;
@@ -172,7 +172,9 @@ pub async fn enroll(
     })
     .await?;
     let face_id = subject.faces.first().map(|f| f.face_id.clone()).unwrap_or_default();
-    state.gallery.insert(FaceRef { face_id: face_id.clone(), subject_id: subject.subject_id.clone() }, &embedding);
+    if let Some(f) = subject.faces.first() {
+        state.gallery.insert(f.key, &embedding);
+    }
     Ok((
         StatusCode::CREATED,
         Json(EnrollResponse { subject: subject.into(), face_id, faces_in_photo: a.face_count(), used_face: used_face(&a) }),
@@ -209,7 +211,7 @@ pub async fn add_face(
     })
     .await?
     .ok_or_else(not_found)?;
-    state.gallery.insert(FaceRef { face_id: face.face_id.clone(), subject_id: id }, &embedding);
+    state.gallery.insert(face.key, &embedding);
     Ok((
         StatusCode::CREATED,
         Json(FaceView {
@@ -332,10 +334,8 @@ pub async fn delete(
         let once = key.as_deref().map(|key| Once { client_id: &client, key, request_hash: &hash });
         store.delete_subject(&sid, once)
     });
-    if !deleted.await? {
-        return Err(not_found());
-    }
-    state.gallery.remove_subject(&id);
+    let keys = deleted.await?.ok_or_else(not_found)?;
+    state.gallery.remove(&keys);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -357,10 +357,19 @@ pub struct Candidate {
 }
 
 /// The top `k` candidates for an embedding; `match` where the search's FMR is at most `target_fmr`.
-pub fn identify_embedding(state: &AppState, embedding: &[f32], k: usize, target_fmr: f64) -> (usize, Vec<Candidate>) {
+pub fn identify_embedding(state: &AppState, embedding: &[f32], k: usize, target_fmr: f64) -> StoreResult<(usize, Vec<Candidate>)> {
     let n = state.gallery.len();
     let manifest = &state.engine.pack().manifest;
-    let hits: Vec<Hit> = state.gallery.search(embedding, k);
+    let hits: Vec<Hit> = state.gallery.search(embedding, k, &mut |keys| {
+        Ok::<_, StoreError>(
+            state
+                .store
+                .faces_by_key(keys)?
+                .into_iter()
+                .map(|f| Exact { key: f.key, face: FaceRef { face_id: f.face_id, subject_id: f.subject_id }, embedding: f.embedding })
+                .collect(),
+        )
+    })?;
     let candidates = hits
         .into_iter()
         .map(|h| {
@@ -377,7 +386,7 @@ pub fn identify_embedding(state: &AppState, embedding: &[f32], k: usize, target_
             }
         })
         .collect();
-    (n, candidates)
+    Ok((n, candidates))
 }
 
 /// [`identify_embedding`] off the async runtime's threads: the scan is CPU work (about 1 ms per
@@ -389,7 +398,7 @@ pub async fn identify_blocking(
     target_fmr: f64,
 ) -> Result<(usize, Vec<Candidate>), ApiError> {
     let state = state.clone();
-    tokio::task::spawn_blocking(move || identify_embedding(&state, &embedding, k, target_fmr)).await.map_err(|_| ApiError::internal())
+    store_call(move || identify_embedding(&state, &embedding, k, target_fmr)).await
 }
 
 /// `POST /v1/identify` as JSON (multipart: file part `image`, text parts as below).

@@ -1,11 +1,64 @@
-//! Run-time state that must survive restarts: API clients (secrets stored hashed) and vendor
-//! records such as Cashfree verification ids. SQLite by default (one file in the state directory,
-//! WAL, synchronous=FULL so an acknowledged write survives a crash); the [`Store`] trait keeps SQL out
-//! of the HTTP and engine code so that another backend can be added.
+//! Run-time state that must survive restarts: API clients (secrets stored hashed), vendor records
+//! such as Cashfree verification ids, enrolled subjects and their embeddings. SQLite by default (one
+//! file in the state directory, WAL, synchronous=FULL so an acknowledged write survives a crash);
+//! PostgreSQL for several servers on one database (`--database-url postgres://…`). The [`Store`]
+//! trait keeps SQL out of the HTTP and engine code.
+mod migrate;
+mod postgres;
 mod sqlite;
 
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use migrate::MigrationSummary;
+pub use postgres::PostgresStore;
 use serde::Serialize;
 pub use sqlite::SqliteStore;
+
+/// Where the state lives: `--database-url` (`sqlite:PATH` or `postgres://…`), else the SQLite file
+/// in the state directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl Location {
+    /// The state file's name inside `--state-dir`.
+    pub const SQLITE_FILE: &'static str = "facematch.sqlite";
+
+    pub fn parse(database_url: Option<&str>, state_dir: &Path) -> Result<Location, String> {
+        match database_url.map(str::trim).filter(|u| !u.is_empty()) {
+            None => Ok(Location::Sqlite(state_dir.join(Self::SQLITE_FILE))),
+            Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => Ok(Location::Postgres(u.to_string())),
+            Some(u) => match u.strip_prefix("sqlite:") {
+                Some(path) if !path.is_empty() => Ok(Location::Sqlite(PathBuf::from(path.trim_start_matches("//")))),
+                _ => Err("--database-url: expected sqlite:PATH or postgres://USER:PASSWORD@HOST:PORT/DATABASE".into()),
+            },
+        }
+    }
+
+    /// For logs and errors: the path, or the PostgreSQL URL without its password.
+    pub fn describe(&self) -> String {
+        match self {
+            Location::Sqlite(p) => format!("sqlite:{}", p.display()),
+            Location::Postgres(u) => match (u.find("://"), u.rfind('@')) {
+                (Some(s), Some(at)) if at > s => match u[s + 3..at].split_once(':') {
+                    Some((user, _)) => format!("{}{user}:***{}", &u[..s + 3], &u[at..]),
+                    None => u.clone(),
+                },
+                _ => u.clone(),
+            },
+        }
+    }
+
+    pub fn open(&self) -> StoreResult<Arc<dyn Store>> {
+        Ok(match self {
+            Location::Sqlite(p) => Arc::new(SqliteStore::open(p)?),
+            Location::Postgres(u) => Arc::new(PostgresStore::connect(u)?),
+        })
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -76,6 +129,9 @@ pub struct ValifyTransaction {
 /// One enrolled face: the embedding and the model that made it; never the photo.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct FaceInfo {
+    /// The store's integer key of the face: the in-memory gallery's handle (never shown to clients).
+    #[serde(skip)]
+    pub key: i64,
     pub face_id: String,
     pub image_id: String,
     /// The embedding model's id ([`crate::manifest::Manifest::embedding_model_id`]).
@@ -129,6 +185,7 @@ pub struct Once<'a> {
 
 /// A stored face with its embedding, as loaded into the in-memory gallery.
 pub struct FaceRow {
+    pub key: i64,
     pub face_id: String,
     pub subject_id: String,
     pub embedding: Vec<f32>,
@@ -185,14 +242,45 @@ pub trait Store: Send + Sync {
         once: Option<Once>,
     ) -> StoreResult<RecordUpdate>;
     /// Removes the subject, its faces and their embeddings from the file (overwritten, not just
-    /// unlinked). False when there was no such subject; true when `once` already deleted it.
-    fn delete_subject(&self, subject_id: &str, once: Option<Once>) -> StoreResult<bool>;
+    /// unlinked): the keys of the faces removed. `None` when there was no such subject; no keys
+    /// when `once` already deleted it.
+    fn delete_subject(&self, subject_id: &str, once: Option<Once>) -> StoreResult<Option<Vec<i64>>>;
     /// The encrypted photo of a face, when one was kept.
     fn face_photo(&self, subject_id: &str, face_id: &str) -> StoreResult<Option<Vec<u8>>>;
     /// Calls `f` for every face embedded by `model`.
     fn faces(&self, model: &str, f: &mut dyn FnMut(FaceRow)) -> StoreResult<()>;
+    /// The faces with these keys, for exact rescoring of 1:N candidates (keys no longer stored are
+    /// left out).
+    fn faces_by_key(&self, keys: &[i64]) -> StoreResult<Vec<FaceRow>>;
     /// Number of stored faces per embedding model (faces of another model need re-enrollment).
     fn face_models(&self) -> StoreResult<Vec<(String, i64)>>;
+    /// The gallery's change feed, for a store that several servers share (`None`: this process is
+    /// the only writer, and its own writes are all the gallery needs).
+    fn gallery_feed(&self) -> Option<&dyn GalleryFeed> {
+        None
+    }
+}
+
+/// One logged change of a face: as it is now (`None`: deleted, or of another embedding model).
+pub struct FaceChange {
+    pub seq: i64,
+    pub key: i64,
+    pub face: Option<FaceRow>,
+}
+
+/// An ordered log of enrolled and removed faces that every server follows to keep its in-memory
+/// gallery equal to the database's faces.
+pub trait GalleryFeed {
+    /// Calls `f` for every face of `model` and returns the log position this snapshot reflects.
+    fn gallery_snapshot(&self, model: &str, f: &mut dyn FnMut(FaceRow)) -> StoreResult<i64>;
+    /// Up to `limit` changes after position `after`, in log order.
+    fn gallery_changes(&self, model: &str, after: i64, limit: i64) -> StoreResult<Vec<FaceChange>>;
+}
+
+/// The indexed fields FACEKI returns, read from the record.
+fn indexed(record: &serde_json::Value) -> (Option<String>, Option<String>, String) {
+    let text = |k: &str| record.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    (text("fullName"), text("documentId"), text("status").unwrap_or_else(|| "ACCEPTED".into()))
 }
 
 /// RFC 7396 JSON merge patch: objects merge key by key, `null` removes, anything else replaces.

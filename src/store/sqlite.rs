@@ -306,7 +306,7 @@ impl Store for SqliteStore {
         }
         let subject_id = uuid::Uuid::new_v4().to_string();
         let now = iso_now();
-        let (full_name, document_id, status) = indexed(record);
+        let (full_name, document_id, status) = super::indexed(record);
         tx.execute(
             "INSERT INTO subjects (subject_id, record, full_name, document_id, status, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
             params![subject_id, record.to_string(), full_name, document_id, status, now],
@@ -384,7 +384,7 @@ impl Store for SqliteStore {
             // Dropping the transaction rolls it back: nothing was written.
             return Ok(RecordUpdate::TooLarge);
         }
-        let (full_name, document_id, status) = indexed(&subject.record);
+        let (full_name, document_id, status) = super::indexed(&subject.record);
         let now = iso_now();
         tx.execute(
             "UPDATE subjects SET record = ?2, full_name = ?3, document_id = ?4, status = ?5, updated_at = ?6 WHERE subject_id = ?1",
@@ -397,12 +397,17 @@ impl Store for SqliteStore {
         Ok(updated.map_or(RecordUpdate::NotFound, RecordUpdate::Updated))
     }
 
-    fn delete_subject(&self, subject_id: &str, once: Option<Once>) -> StoreResult<bool> {
+    fn delete_subject(&self, subject_id: &str, once: Option<Once>) -> StoreResult<Option<Vec<i64>>> {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(db)?;
         if earlier_write(&tx, once.as_ref())?.is_some() {
-            return Ok(true);
+            return Ok(Some(Vec::new()));
         }
+        let keys: Vec<i64> = {
+            let mut st = tx.prepare("SELECT rowid FROM faces WHERE subject_id = ?1").map_err(db)?;
+            let rows = st.query_map(params![subject_id], |r| r.get(0)).map_err(db)?;
+            rows.collect::<Result<_, _>>().map_err(db)?
+        };
         let n = tx.execute("DELETE FROM subjects WHERE subject_id = ?1", params![subject_id]).map_err(db)?;
         if n > 0 {
             record_write(&tx, once.as_ref(), subject_id, "", &iso_now())?;
@@ -413,7 +418,7 @@ impl Store for SqliteStore {
             // into the database file and truncate the log, so no copy of the embedding remains.
             conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).map_err(db)?;
         }
-        Ok(n > 0)
+        Ok((n > 0).then_some(keys))
     }
 
     fn face_photo(&self, subject_id: &str, face_id: &str) -> StoreResult<Option<Vec<u8>>> {
@@ -426,13 +431,24 @@ impl Store for SqliteStore {
 
     fn faces(&self, model: &str, f: &mut dyn FnMut(FaceRow)) -> StoreResult<()> {
         let conn = self.conn();
-        let mut st = conn.prepare("SELECT face_id, subject_id, embedding FROM faces WHERE model = ?1").map_err(db)?;
+        let mut st = conn.prepare("SELECT rowid, face_id, subject_id, embedding FROM faces WHERE model = ?1").map_err(db)?;
         let mut rows = st.query(params![model]).map_err(db)?;
         while let Some(r) = rows.next().map_err(db)? {
-            let blob: Vec<u8> = r.get(2).map_err(db)?;
-            f(FaceRow { face_id: r.get(0).map_err(db)?, subject_id: r.get(1).map_err(db)?, embedding: embedding_of(&blob) });
+            f(face_row(r).map_err(db)?);
         }
         Ok(())
+    }
+
+    fn faces_by_key(&self, keys: &[i64]) -> StoreResult<Vec<FaceRow>> {
+        let conn = self.conn();
+        let mut st = conn.prepare_cached("SELECT rowid, face_id, subject_id, embedding FROM faces WHERE rowid = ?1").map_err(db)?;
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            if let Some(row) = st.query_row(params![key], face_row).optional().map_err(db)? {
+                out.push(row);
+            }
+        }
+        Ok(out)
     }
 
     fn face_models(&self) -> StoreResult<Vec<(String, i64)>> {
@@ -459,14 +475,13 @@ fn embedding_blob(e: &[f32]) -> Vec<u8> {
     e.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
-fn embedding_of(blob: &[u8]) -> Vec<f32> {
-    blob.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+fn face_row(r: &rusqlite::Row) -> rusqlite::Result<FaceRow> {
+    let blob: Vec<u8> = r.get(3)?;
+    Ok(FaceRow { key: r.get(0)?, face_id: r.get(1)?, subject_id: r.get(2)?, embedding: embedding_of(&blob) })
 }
 
-/// The indexed fields FACEKI returns, read from the record.
-fn indexed(record: &serde_json::Value) -> (Option<String>, Option<String>, String) {
-    let text = |k: &str| record.get(k).and_then(|v| v.as_str()).map(str::to_string);
-    (text("fullName"), text("documentId"), text("status").unwrap_or_else(|| "ACCEPTED".into()))
+fn embedding_of(blob: &[u8]) -> Vec<f32> {
+    blob.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
 }
 
 /// What an earlier request with this client's key wrote: (subject id, face id); `KeyReused` when
@@ -499,7 +514,8 @@ fn record_write(tx: &Connection, once: Option<&Once>, subject_id: &str, face_id:
 }
 
 fn insert_face(tx: &Connection, subject_id: &str, face: &NewFace, now: &str) -> rusqlite::Result<FaceInfo> {
-    let info = FaceInfo {
+    let mut info = FaceInfo {
+        key: 0,
         face_id: uuid::Uuid::new_v4().to_string(),
         image_id: uuid::Uuid::new_v4().to_string(),
         model: face.model.to_string(),
@@ -510,6 +526,8 @@ fn insert_face(tx: &Connection, subject_id: &str, face: &NewFace, now: &str) -> 
         "INSERT INTO faces (face_id, subject_id, image_id, model, embedding, created_at, photo) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![info.face_id, subject_id, info.image_id, info.model, embedding_blob(face.embedding), now, face.sealed_photo],
     )?;
+    // The rowid is the gallery's key: stable, since this file is never VACUUMed (which may renumber it).
+    info.key = tx.last_insert_rowid();
     Ok(info)
 }
 
@@ -532,11 +550,18 @@ fn read_subject(conn: &Connection, subject_id: &str) -> rusqlite::Result<Option<
         .optional()?;
     let Some((record, full_name, document_id, status, created_at, updated_at)) = row else { return Ok(None) };
     let mut st = conn.prepare_cached(
-        "SELECT face_id, image_id, model, created_at, photo IS NOT NULL FROM faces WHERE subject_id = ?1 ORDER BY created_at, face_id",
+        "SELECT rowid, face_id, image_id, model, created_at, photo IS NOT NULL FROM faces WHERE subject_id = ?1 ORDER BY created_at, face_id",
     )?;
     let faces = st
         .query_map(params![subject_id], |r| {
-            Ok(FaceInfo { face_id: r.get(0)?, image_id: r.get(1)?, model: r.get(2)?, created_at: r.get(3)?, has_photo: r.get(4)? })
+            Ok(FaceInfo {
+                key: r.get(0)?,
+                face_id: r.get(1)?,
+                image_id: r.get(2)?,
+                model: r.get(3)?,
+                created_at: r.get(4)?,
+                has_photo: r.get(5)?,
+            })
         })?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Some(Subject {
@@ -627,8 +652,8 @@ mod tests {
         .unwrap();
         assert_eq!(n, 1);
         assert_eq!(s.count_subjects().unwrap(), 1);
-        assert!(s.delete_subject(&subj.subject_id, None).unwrap());
-        assert!(!s.delete_subject(&subj.subject_id, None).unwrap());
+        assert_eq!(s.delete_subject(&subj.subject_id, None).unwrap().map(|k| k.len()), Some(subj.faces.len()));
+        assert!(s.delete_subject(&subj.subject_id, None).unwrap().is_none());
         assert!(s.face_models().unwrap().is_empty(), "faces go with their subject");
     }
 
