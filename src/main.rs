@@ -160,6 +160,17 @@ fn provision_clients(store: &dyn facematch::store::Store, specs: &[String]) -> R
 /// On a first start every vendor scheme gets a client (and Didit v3 an API key, Valify a bundle
 /// key); secrets are printed this once and stored hashed.
 fn first_start_credentials(store: &dyn facematch::store::Store) -> Result<(), CliError> {
+    let mut outcome = Ok(());
+    store
+        .exclusively(&mut || {
+            outcome = issue_missing_credentials(store);
+            Ok(())
+        })
+        .map_err(|e| (Error::Internal(e.to_string()), None))?;
+    outcome
+}
+
+fn issue_missing_credentials(store: &dyn facematch::store::Store) -> Result<(), CliError> {
     let fail = |e: facematch::store::StoreError| (Error::Internal(e.to_string()), None);
     let existing = store.list_clients().map_err(fail)?;
     for scheme in facematch::store::SCHEMES {

@@ -259,6 +259,11 @@ pub trait Store: Send + Sync {
     fn gallery_feed(&self) -> Option<&dyn GalleryFeed> {
         None
     }
+    /// Runs `f` while no other process sharing this store runs an `exclusively` block (servers
+    /// starting together on an empty database must not each issue first-start credentials).
+    fn exclusively(&self, f: &mut dyn FnMut() -> StoreResult<()>) -> StoreResult<()> {
+        f()
+    }
 }
 
 /// One logged change of a face: as it is now (`None`: deleted, or of another embedding model).

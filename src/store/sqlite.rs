@@ -652,7 +652,8 @@ mod tests {
         .unwrap();
         assert_eq!(n, 1);
         assert_eq!(s.count_subjects().unwrap(), 1);
-        assert_eq!(s.delete_subject(&subj.subject_id, None).unwrap().map(|k| k.len()), Some(subj.faces.len()));
+        let keys: Vec<i64> = s.subject(&subj.subject_id).unwrap().unwrap().faces.iter().map(|f| f.key).collect();
+        assert_eq!(s.delete_subject(&subj.subject_id, None).unwrap(), Some(keys), "the keys of every face removed");
         assert!(s.delete_subject(&subj.subject_id, None).unwrap().is_none());
         assert!(s.face_models().unwrap().is_empty(), "faces go with their subject");
     }

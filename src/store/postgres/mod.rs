@@ -22,6 +22,9 @@ const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("001_initial.sql"))];
 /// Any key for the advisory lock that serializes schema migrations of concurrently starting servers.
 const MIGRATION_LOCK: i64 = 0x6661_6365_6d61_7463; // "facematc"
 
+/// The advisory lock of [`Store::exclusively`].
+const EXCLUSIVE_LOCK: i64 = MIGRATION_LOCK + 1;
+
 /// A pooled connection's bounds: waiting for one, opening one, and any single statement.
 const POOL_WAIT: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -673,6 +676,18 @@ impl Store for PostgresStore {
 
     fn gallery_feed(&self) -> Option<&dyn GalleryFeed> {
         Some(self)
+    }
+
+    fn exclusively(&self, f: &mut dyn FnMut() -> StoreResult<()>) -> StoreResult<()> {
+        // A session lock held on one pooled connection while `f` works through the others.
+        let held = self.block(async {
+            let c = self.client().await?;
+            c.execute("SELECT pg_advisory_lock($1)", &[&EXCLUSIVE_LOCK]).await.map_err(db)?;
+            Ok(c)
+        })?;
+        let result = f();
+        let unlocked = self.block(async move { held.execute("SELECT pg_advisory_unlock($1)", &[&EXCLUSIVE_LOCK]).await.map_err(db) });
+        result.and(unlocked.map(|_| ()))
     }
 }
 
