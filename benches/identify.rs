@@ -14,7 +14,7 @@
 //! naive baseline's f32 matrix).
 use std::time::Instant;
 
-use facematch::gallery::{dot, Exact, FaceRef, Gallery};
+use facematch::gallery::{Exact, FaceRef, Gallery};
 
 const DIM: usize = 128;
 const FACES_PER_PERSON: u64 = 2;

@@ -36,6 +36,9 @@ pub struct Exact {
     pub embedding: Vec<f32>,
 }
 
+/// Reads the exact embeddings and identities of candidate keys (the store, in the server).
+pub type ExactLookup<'a, E> = dyn FnMut(&[i64]) -> Result<Vec<Exact>, E> + 'a;
+
 #[derive(Default)]
 struct Rows {
     dim: usize,
@@ -55,8 +58,10 @@ pub struct Gallery {
 
 /// Rows per rayon task: large enough that scheduling costs nothing next to the arithmetic.
 const BLOCK_ROWS: usize = 8192;
-/// Candidates rescored first (at least; `2k` when larger), and the most ever rescored by one search.
+/// Candidates rescored first (at least; `2k` when larger), the pool one scan keeps for further
+/// rescoring (at least; `8k` when larger), and the most ever rescored by one search.
 const FIRST_CANDIDATES: usize = 32;
+const POOL_CANDIDATES: usize = 256;
 const MAX_CANDIDATES: usize = 8192;
 
 #[inline]
@@ -107,20 +112,27 @@ fn score_block_avx2(query: &[i8], codes: &[i8], scales: &[f32], qscale: f32, out
     let d = query.len();
     let lanes = d / 32 * 32;
     let ones = _mm256_set1_epi16(1);
+    // The query as |q| (unsigned) once; each row's codes take q's signs: |q|·(x·sign q) = q·x,
+    // summed in pairs to i16 by vpmaddubsw. Codes lie in ±127, so a pair (≤ 2·127²) never saturates.
+    // SAFETY (all loads below): each chunk is exactly 32 bytes; unaligned loads accept any address.
+    let q: Vec<(__m256i, __m256i)> = query[..lanes]
+        .chunks_exact(32)
+        .map(|c| {
+            let v = unsafe { _mm256_loadu_si256(c.as_ptr().cast()) };
+            (_mm256_sign_epi8(v, v), v)
+        })
+        .collect();
     for (row, s) in codes.chunks_exact(d).zip(scales) {
         let mut acc = _mm256_setzero_si256();
-        for (x, y) in row[..lanes].chunks_exact(32).zip(query[..lanes].chunks_exact(32)) {
-            // SAFETY: both chunks are exactly 32 bytes; unaligned loads accept any address.
-            let (x, y) = unsafe { (_mm256_loadu_si256(x.as_ptr().cast()), _mm256_loadu_si256(y.as_ptr().cast())) };
-            // |x| (unsigned) times y with x's sign: u8×i8 pairs summed to i16 by vpmaddubsw. Codes
-            // lie in ±127, so a pair's sum (≤ 2·127²) never saturates; then widened to i32.
-            let pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+        for (x, &(qabs, qv)) in row[..lanes].chunks_exact(32).zip(&q) {
+            let x = unsafe { _mm256_loadu_si256(x.as_ptr().cast()) };
+            let pairs = _mm256_maddubs_epi16(qabs, _mm256_sign_epi8(x, qv));
             acc = _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, ones));
         }
-        let mut lanes_sum = [0i32; 8];
-        // SAFETY: an i32 array of 8 is exactly 32 bytes.
-        unsafe { _mm256_storeu_si256(lanes_sum.as_mut_ptr().cast(), acc) };
-        let sum = lanes_sum.iter().sum::<i32>() + dot_i8_generic(&row[lanes..], &query[lanes..]);
+        let half = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256::<1>(acc));
+        let quarter = _mm_add_epi32(half, _mm_shuffle_epi32::<0b01_00_11_10>(half));
+        let sum = _mm_cvtsi128_si32(_mm_add_epi32(quarter, _mm_shuffle_epi32::<0b10_11_00_01>(quarter)));
+        let sum = sum + dot_i8_generic(&row[lanes..], &query[lanes..]);
         out.push(sum as f32 * s * qscale);
     }
 }
@@ -163,13 +175,25 @@ fn advise_huge_pages(codes: &Vec<i8>) {
     }
 }
 
-/// Keeps the `n` largest (score, row) pairs, best first.
-fn keep_top(top: &mut Vec<(f32, u32)>, n: usize, s: f32, row: u32) {
-    if top.len() < n || s > top[top.len() - 1].0 {
-        let at = top.partition_point(|&(x, _)| x >= s);
-        top.insert(at, (s, row));
-        top.truncate(n);
+/// The `n` best (score, row) pairs of a block, best first: rows above the running floor are collected
+/// and cut back to `n` whenever twice as many gather (linear in the rows, whatever `n`).
+fn block_top(scores: &[f32], first_row: usize, n: usize) -> Vec<(f32, u32)> {
+    let by_score = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0);
+    let mut kept: Vec<(f32, u32)> = Vec::with_capacity(2 * n + 1);
+    let mut floor = f32::NEG_INFINITY;
+    for (j, &s) in scores.iter().enumerate() {
+        if s > floor {
+            kept.push((s, (first_row + j) as u32));
+            if kept.len() >= 2 * n {
+                kept.select_nth_unstable_by(n - 1, by_score);
+                kept.truncate(n);
+                floor = kept.iter().fold(f32::INFINITY, |m, c| m.min(c.0));
+            }
+        }
     }
+    kept.sort_by(by_score);
+    kept.truncate(n);
+    kept
 }
 
 impl Gallery {
@@ -279,11 +303,7 @@ impl Gallery {
             .map(|(block, (codes, scales))| {
                 let mut scores = Vec::with_capacity(scales.len());
                 score_block(q, codes, scales, qscale, &mut scores);
-                let mut top: Vec<(f32, u32)> = Vec::with_capacity(n + 1);
-                for (j, s) in scores.into_iter().enumerate() {
-                    keep_top(&mut top, n, s, (block * BLOCK_ROWS + j) as u32);
-                }
-                top
+                block_top(&scores, block * BLOCK_ROWS, n)
             })
             .reduce(Vec::new, |mut a, b| {
                 a.extend(b);
@@ -295,7 +315,7 @@ impl Gallery {
 
     /// The `k` most similar faces, best first, with exact similarities. `exact` returns the stored
     /// embeddings and identities of the keys it is given (a key no longer stored is left out).
-    pub fn search<E>(&self, query: &[f32], k: usize, exact: &mut dyn FnMut(&[i64]) -> Result<Vec<Exact>, E>) -> Result<Vec<Hit>, E> {
+    pub fn search<E>(&self, query: &[f32], k: usize, exact: &mut ExactLookup<'_, E>) -> Result<Vec<Hit>, E> {
         let r = self.read();
         if query.len() != r.dim || r.keys.is_empty() || k == 0 || query.iter().any(|v| !v.is_finite()) {
             return Ok(Vec::new());
@@ -305,23 +325,37 @@ impl Gallery {
         // |x·q − x̂·q̂| ≤ ‖x − x̂‖‖q‖ + ‖x̂‖‖q − q̂‖ (+ slack for f32 rounding of the scaled sums).
         let bound = r.max_error * qnorm + r.max_norm * qerr + 1e-4;
         let total = r.keys.len();
-        let mut n = (2 * k).max(FIRST_CANDIDATES).min(total);
+        // One scan keeps a pool of candidates; they are rescored a batch at a time until the
+        // certificate holds, so a tight top k costs more rescoring, not another scan.
+        let mut pool = (8 * k).max(POOL_CANDIDATES).min(total).min(MAX_CANDIDATES);
         loop {
-            let top = Self::scan(&r, &q, qscale, n);
-            let keys: Vec<i64> = top.iter().map(|&(_, i)| r.keys[i as usize]).collect();
-            let mut hits: Vec<Hit> =
-                exact(&keys)?.into_iter().map(|e| Hit { similarity: dot(query, &e.embedding), face: e.face }).collect();
-            hits.sort_by(|a, b| b.similarity.total_cmp(&a.similarity));
-            hits.truncate(k);
-            let everything = n >= total;
-            let certain = hits.len() == k && top.last().is_some_and(|&(s, _)| s + bound < hits[k - 1].similarity);
-            if everything || certain || n >= MAX_CANDIDATES {
-                if !(everything || certain) {
-                    tracing::debug!(candidates = n, "1:N search stopped at the candidate limit without an exactness certificate");
+            let top = Self::scan(&r, &q, qscale, pool);
+            let mut hits: Vec<Hit> = Vec::with_capacity(k + top.len());
+            let (mut done, mut upto) = (0, (2 * k).max(FIRST_CANDIDATES).min(top.len()));
+            loop {
+                let keys: Vec<i64> = top[done..upto].iter().map(|&(_, i)| r.keys[i as usize]).collect();
+                hits.extend(exact(&keys)?.into_iter().map(|e| Hit { similarity: dot(query, &e.embedding), face: e.face }));
+                hits.sort_by(|a, b| b.similarity.total_cmp(&a.similarity));
+                hits.truncate(k);
+                done = upto;
+                // Every face not rescored scores at most the next pool entry, or the pool's last
+                // (outside the pool), quantized.
+                let unscored = top.get(done).or(top.last()).map_or(f32::NEG_INFINITY, |&(s, _)| s);
+                let everything = done == top.len() && pool >= total;
+                let certain = hits.len() == k && unscored + bound < hits[k - 1].similarity;
+                if everything || certain {
+                    return Ok(hits);
                 }
+                if done == top.len() {
+                    break;
+                }
+                upto = (upto * 4).min(top.len());
+            }
+            if pool >= MAX_CANDIDATES {
+                tracing::debug!(candidates = pool, "1:N search stopped at the candidate limit without an exactness certificate");
                 return Ok(hits);
             }
-            n = (n * 4).min(total).min(MAX_CANDIDATES);
+            pool = (pool * 8).min(total).min(MAX_CANDIDATES);
         }
     }
 }
