@@ -282,6 +282,40 @@ pub trait GalleryFeed {
     fn gallery_changes(&self, model: &str, after: i64, limit: i64) -> StoreResult<Vec<FaceChange>>;
 }
 
+/// Seconds since the Unix epoch: token expiry and created-at stamps.
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// An embedding as stored: little-endian f32s.
+fn embedding_blob(e: &[f32]) -> Vec<u8> {
+    e.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+fn embedding_of(blob: &[u8]) -> Vec<f32> {
+    blob.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+}
+
+/// A record after a merge patch, as it is written: the JSON text and the indexed fields.
+struct PatchedRecord {
+    text: String,
+    full_name: Option<String>,
+    document_id: Option<String>,
+    status: String,
+}
+
+/// Applies `patch` to the subject's record; `None` (the subject's record then undefined) when the
+/// result would be larger than `max_bytes`, so nothing may be written.
+fn patch_record(subject: &mut Subject, patch: &serde_json::Value, max_bytes: usize) -> Option<PatchedRecord> {
+    merge_patch(&mut subject.record, patch);
+    let text = subject.record.to_string();
+    if text.len() > max_bytes {
+        return None;
+    }
+    let (full_name, document_id, status) = indexed(&subject.record);
+    Some(PatchedRecord { text, full_name, document_id, status })
+}
+
 /// The indexed fields FACEKI returns, read from the record.
 fn indexed(record: &serde_json::Value) -> (Option<String>, Option<String>, String) {
     let text = |k: &str| record.get(k).and_then(|v| v.as_str()).map(str::to_string);

@@ -93,10 +93,6 @@ fn db(e: rusqlite::Error) -> StoreError {
     StoreError::Db(e.to_string())
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
-}
-
 impl SqliteStore {
     pub fn open(path: &Path) -> StoreResult<SqliteStore> {
         if let Some(dir) = path.parent() {
@@ -378,17 +374,12 @@ impl Store for SqliteStore {
             return read_subject(&tx, subject_id).map_err(db)?.map(RecordUpdate::Updated).ok_or(StoreError::KeyTargetGone);
         }
         let Some(mut subject) = read_subject(&tx, subject_id).map_err(db)? else { return Ok(RecordUpdate::NotFound) };
-        merge_patch(&mut subject.record, patch);
-        let record = subject.record.to_string();
-        if record.len() > max_record_bytes {
-            // Dropping the transaction rolls it back: nothing was written.
-            return Ok(RecordUpdate::TooLarge);
-        }
-        let (full_name, document_id, status) = super::indexed(&subject.record);
+        // Returning early drops the transaction, which rolls it back: nothing was written.
+        let Some(p) = super::patch_record(&mut subject, patch, max_record_bytes) else { return Ok(RecordUpdate::TooLarge) };
         let now = iso_now();
         tx.execute(
             "UPDATE subjects SET record = ?2, full_name = ?3, document_id = ?4, status = ?5, updated_at = ?6 WHERE subject_id = ?1",
-            params![subject_id, record, full_name, document_id, status, now],
+            params![subject_id, p.text, p.full_name, p.document_id, p.status, now],
         )
         .map_err(db)?;
         record_write(&tx, once.as_ref(), subject_id, "", &now)?;
@@ -471,17 +462,9 @@ impl Store for SqliteStore {
 
 use super::iso_now;
 
-fn embedding_blob(e: &[f32]) -> Vec<u8> {
-    e.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
 fn face_row(r: &rusqlite::Row) -> rusqlite::Result<FaceRow> {
     let blob: Vec<u8> = r.get(3)?;
     Ok(FaceRow { key: r.get(0)?, face_id: r.get(1)?, subject_id: r.get(2)?, embedding: embedding_of(&blob) })
-}
-
-fn embedding_of(blob: &[u8]) -> Vec<f32> {
-    blob.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
 }
 
 /// What an earlier request with this client's key wrote: (subject id, face id); `KeyReused` when

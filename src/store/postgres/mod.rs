@@ -47,10 +47,6 @@ fn pool_err(e: deadpool_postgres::PoolError) -> StoreError {
     StoreError::Db(format!("PostgreSQL connection pool: {e}"))
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
-}
-
 impl Drop for PostgresStore {
     fn drop(&mut self) {
         // Dropping a runtime blocks, which panics on an async thread; this never blocks.
@@ -262,14 +258,6 @@ async fn read_subject(c: &impl GenericClient, subject_id: &str) -> StoreResult<O
 
 fn face_row(r: &Row) -> FaceRow {
     FaceRow { key: r.get(0), face_id: r.get(1), subject_id: r.get(2), embedding: embedding_of(r.get(3)) }
-}
-
-pub(super) fn embedding_blob(e: &[f32]) -> Vec<u8> {
-    e.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
-fn embedding_of(blob: &[u8]) -> Vec<f32> {
-    blob.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
 }
 
 impl Store for PostgresStore {
@@ -594,16 +582,11 @@ impl Store for PostgresStore {
                 return Ok(RecordUpdate::NotFound);
             }
             let Some(mut subject) = read_subject(&tx, subject_id).await? else { return Ok(RecordUpdate::NotFound) };
-            merge_patch(&mut subject.record, patch);
-            let record = subject.record.to_string();
-            if record.len() > max_record_bytes {
-                return Ok(RecordUpdate::TooLarge);
-            }
-            let (full_name, document_id, status) = super::indexed(&subject.record);
+            let Some(p) = super::patch_record(&mut subject, patch, max_record_bytes) else { return Ok(RecordUpdate::TooLarge) };
             let now = iso_now();
             tx.execute(
                 "UPDATE subjects SET record = $2, full_name = $3, document_id = $4, status = $5, updated_at = $6 WHERE subject_id = $1",
-                &[&subject_id, &record, &full_name, &document_id, &status, &now],
+                &[&subject_id, &p.text, &p.full_name, &p.document_id, &p.status, &now],
             )
             .await
             .map_err(db)?;
