@@ -163,6 +163,20 @@ pub enum RecordUpdate {
     TooLarge,
 }
 
+impl FaceInfo {
+    /// A face about to be inserted: new random ids; `key` is the store's, set once inserted.
+    fn fresh(face: &NewFace, now: &str) -> FaceInfo {
+        FaceInfo {
+            key: 0,
+            face_id: uuid::Uuid::new_v4().to_string(),
+            image_id: uuid::Uuid::new_v4().to_string(),
+            model: face.model.to_string(),
+            created_at: now.to_string(),
+            has_photo: face.sealed_photo.is_some(),
+        }
+    }
+}
+
 /// A face to enroll.
 pub struct NewFace<'a> {
     pub embedding: &'a [f32],

@@ -497,14 +497,7 @@ fn record_write(tx: &Connection, once: Option<&Once>, subject_id: &str, face_id:
 }
 
 fn insert_face(tx: &Connection, subject_id: &str, face: &NewFace, now: &str) -> rusqlite::Result<FaceInfo> {
-    let mut info = FaceInfo {
-        key: 0,
-        face_id: uuid::Uuid::new_v4().to_string(),
-        image_id: uuid::Uuid::new_v4().to_string(),
-        model: face.model.to_string(),
-        created_at: now.to_string(),
-        has_photo: face.sealed_photo.is_some(),
-    };
+    let mut info = FaceInfo::fresh(face, now);
     tx.execute(
         "INSERT INTO faces (face_id, subject_id, image_id, model, embedding, created_at, photo) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![info.face_id, subject_id, info.image_id, info.model, embedding_blob(face.embedding), now, face.sealed_photo],

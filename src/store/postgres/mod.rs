@@ -194,14 +194,7 @@ async fn record_write(tx: &impl GenericClient, once: Option<&Once<'_>>, subject_
 }
 
 async fn insert_face(tx: &impl GenericClient, subject_id: &str, face: &NewFace<'_>, now: &str) -> StoreResult<FaceInfo> {
-    let mut info = FaceInfo {
-        key: 0,
-        face_id: uuid::Uuid::new_v4().to_string(),
-        image_id: uuid::Uuid::new_v4().to_string(),
-        model: face.model.to_string(),
-        created_at: now.to_string(),
-        has_photo: face.sealed_photo.is_some(),
-    };
+    let mut info = FaceInfo::fresh(face, now);
     let row = tx
         .query_one(
             "INSERT INTO faces (face_id, subject_id, image_id, model, embedding, created_at, photo) VALUES ($1, $2, $3, $4, $5, $6, $7)
