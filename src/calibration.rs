@@ -60,6 +60,10 @@ pub struct CalPoint {
     pub impostors_above: u64,
     /// True when too few impostors exist to measure this FMR and the value comes from `tail_fit`.
     pub extrapolated: bool,
+    /// Share of the calibration set's genuine pairs (same person) at or above `cosine`: what this
+    /// FMR costs in true accepts on that set (absent in tables written before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tar: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -132,6 +136,11 @@ impl Calibration {
     }
 }
 
+/// The false-match rate a calibrated score stands for: `10^(-6 s)`.
+pub fn fmr_of_score(score: f32) -> f64 {
+    10f64.powf(-6.0 * score as f64)
+}
+
 pub fn score_of_fmr(fmr: f64) -> f32 {
     ((-fmr.max(1e-300).log10()) / 6.0).clamp(0.0, 1.0) as f32
 }
@@ -193,7 +202,7 @@ pub fn from_impostors(sorted_desc: &[f32], genuine_pairs: u64, about: Provenance
             // Threshold just above the (allowed+1)-th highest impostor: at most `allowed` at or above.
             let cosine = next_up(sorted_desc[allowed as usize]);
             let above = sorted_desc.partition_point(|&s| s >= cosine) as u64;
-            points.push(CalPoint { fmr, cosine, impostors_above: above, extrapolated: false });
+            points.push(CalPoint { fmr, cosine, impostors_above: above, extrapolated: false, tar: None });
             measured.push((cosine as f64, fmr.log10()));
         }
     }
@@ -216,7 +225,7 @@ pub fn from_impostors(sorted_desc: &[f32], genuine_pairs: u64, about: Provenance
     for &fmr in TABLE_FMRS.iter() {
         if !points.iter().any(|p| p.fmr == fmr) && slope < 0.0 {
             let cosine = ((fmr.log10() - intercept) / slope) as f32;
-            points.push(CalPoint { fmr, cosine, impostors_above: 0, extrapolated: true });
+            points.push(CalPoint { fmr, cosine, impostors_above: 0, extrapolated: true, tar: None });
         }
     }
     points.sort_by(|a, b| a.cosine.total_cmp(&b.cosine));
@@ -282,7 +291,7 @@ pub fn conservative(
         .iter()
         .map(|&fmr| {
             let (cosine, extrapolated) = reference_at(fmr / worst.ratio);
-            CalPoint { fmr, cosine, impostors_above: 0, extrapolated }
+            CalPoint { fmr, cosine, impostors_above: 0, extrapolated, tar: None }
         })
         .collect();
     // Strictly increasing in cosine as the FMR falls, so that interpolation stays defined.

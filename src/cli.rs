@@ -8,8 +8,11 @@ use crate::engine::EngineConfig;
 use crate::manifest::DEFAULT_PACK;
 
 #[derive(Debug, Parser)]
-#[command(name = "facematch", version, about = "Offline face matching with real models")]
+#[command(name = "facematch", about = "Offline face matching with real models", disable_version_flag = true)]
 pub struct Cli {
+    /// Print the version, the model pack and the sha256 of each model file and runtime library.
+    #[arg(short = 'V', long, global = true)]
+    pub version: bool,
     /// TOML configuration file: keys are the long flag names (`listen = "0.0.0.0:8080"`,
     /// `queue-depth = 128`); a flag or environment variable given explicitly wins over the file.
     #[arg(long, global = true, env = "FACEMATCH_CONFIG")]
@@ -133,6 +136,13 @@ pub enum Command {
         to: String,
         #[arg(long, env = "FACEMATCH_JSON")]
         json: bool,
+    },
+    /// Check an installed bundle: every file its SHA256SUMS lists, and the pack's models against the
+    /// sha256 this binary pins. Fails naming each file that differs.
+    VerifyBundle {
+        /// The bundle directory. Default: the directory of this executable.
+        #[arg(long, env = "FACEMATCH_BUNDLE_DIR")]
+        dir: Option<PathBuf>,
     },
     /// Detect faces: boxes, scores and five landmarks, largest face first.
     Detect {
@@ -376,7 +386,7 @@ impl StoreArgs {
 /// Parses the command line after applying the configuration file (`--config` or
 /// `FACEMATCH_CONFIG`): each key of the file becomes the flag's environment variable unless that
 /// variable is already set, so the order is flag > environment > file > default.
-pub fn parse() -> Result<Cli, String> {
+pub fn parse() -> Result<Parsed, String> {
     use clap::Parser;
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let path = config_path(&args).or_else(|| std::env::var_os("FACEMATCH_CONFIG").map(PathBuf::from));
@@ -389,7 +399,30 @@ pub fn parse() -> Result<Cli, String> {
             }
         }
     }
-    Ok(Cli::parse_from(args))
+    if wants_version(&args) {
+        // `--version` needs no subcommand: only the flags that say which pack and files are read.
+        let engine = VersionCli::parse_from(args.iter().filter(|a| !matches!(a.to_str(), Some("-V" | "--version")))).engine;
+        return Ok(Parsed::Version(engine));
+    }
+    Ok(Parsed::Run(Box::new(Cli::parse_from(args))))
+}
+
+/// What the command line asks for.
+pub enum Parsed {
+    Run(Box<Cli>),
+    /// `--version` / `-V`, with the engine flags that locate the pack.
+    Version(EngineArgs),
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "facematch", disable_version_flag = true, ignore_errors = true)]
+struct VersionCli {
+    #[command(flatten)]
+    engine: EngineArgs,
+}
+
+fn wants_version(args: &[std::ffi::OsString]) -> bool {
+    args.iter().skip(1).take_while(|a| *a != "--").any(|a| matches!(a.to_str(), Some("-V" | "--version")))
 }
 
 fn config_path(args: &[std::ffi::OsString]) -> Option<PathBuf> {

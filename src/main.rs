@@ -18,7 +18,16 @@ fn exit_code(e: &Error) -> ExitCode {
 fn main() -> ExitCode {
     limit_malloc_arenas();
     let cli = match facematch::cli::parse() {
-        Ok(c) => c,
+        Ok(facematch::cli::Parsed::Run(c)) => c,
+        Ok(facematch::cli::Parsed::Version(engine)) => {
+            return match facematch::cmd::bundle::version(&engine) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("facematch: error: {e}");
+                    exit_code(&e)
+                }
+            };
+        }
         Err(e) => {
             eprintln!("facematch: error: configuration file: {e}");
             return ExitCode::from(2);
@@ -30,7 +39,7 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    match run(&cli) {
+    match run(cli.as_ref()) {
         Ok(()) => ExitCode::SUCCESS,
         Err((e, context)) => {
             let context = context.map(|c| format!("{c}: ")).unwrap_or_default();
@@ -207,8 +216,8 @@ fn subjects_offline(cli: &Cli) -> Option<CliResult> {
         let fail = |e: facematch::store::StoreError| (Error::Internal(e.to_string()), None);
         match action {
             SubjectsAction::List { limit } => {
-                println!("{} enrolled", store.count_subjects().map_err(fail)?);
-                for s in store.list_subjects(0, (*limit).max(1)).map_err(fail)? {
+                println!("{} enrolled", store.count_subjects(None).map_err(fail)?);
+                for s in store.list_subjects(0, (*limit).max(1), None).map_err(fail)? {
                     println!(
                         "{}\t{}\t{}\t{}\t{} face(s)",
                         s.subject_id,
@@ -330,6 +339,9 @@ fn run(cli: &Cli) -> CliResult {
     if let Some(r) = migrate(cli) {
         return r;
     }
+    if let Command::VerifyBundle { dir } = &cli.command {
+        return facematch::cmd::bundle::verify_bundle(&cli.engine, dir.as_deref()).map_err(|e| (e, None));
+    }
     let start = Instant::now();
     let engine = Engine::new(cli.engine.engine_config()).map_err(|e| (e, None))?;
     let load_ms = start.elapsed().as_secs_f64() * 1e3;
@@ -416,7 +428,7 @@ fn run(cli: &Cli) -> CliResult {
                 }
             }
         }
-        Command::Clients { .. } | Command::Migrate { .. } => {}
+        Command::Clients { .. } | Command::Migrate { .. } | Command::VerifyBundle { .. } => {}
         Command::Subjects { store, action: facematch::cli::SubjectsAction::Import { source, faces_per_subject, json } } => {
             let store = open_store(store)?;
             let plan = facematch::subjects_cmd::plan(source, *faces_per_subject).map_err(|e| (Error::Internal(e), None))?;

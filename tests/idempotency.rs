@@ -57,17 +57,17 @@ async fn a_retried_enrollment_is_written_once() {
     let (s, again) = post(&state, "/v1/subjects", Some("enroll-42"), body.clone()).await;
     assert_eq!(s, StatusCode::CREATED, "{again}");
     assert_eq!((&again["subject_id"], &again["face_id"]), (&first["subject_id"], &first["face_id"]));
-    assert_eq!(store.count_subjects().unwrap(), 1, "the retry wrote a second subject");
+    assert_eq!(store.count_subjects(None).unwrap(), 1, "the retry wrote a second subject");
     assert_eq!(state.gallery.len(), 1);
     // The same key with another request: refused, nothing written.
     let other = json!({"image": photo, "record": {"fullName": "Someone Else"}});
     let (s, v) = post(&state, "/v1/subjects", Some("enroll-42"), other.clone()).await;
     assert_eq!((s, &v["error"]["code"]), (StatusCode::UNPROCESSABLE_ENTITY, &json!("idempotency_key_reused")), "{v}");
-    assert_eq!(store.count_subjects().unwrap(), 1);
+    assert_eq!(store.count_subjects(None).unwrap(), 1);
     // Without a key each call writes; another key is another write.
     let (s, _) = post(&state, "/v1/subjects", Some("enroll-43"), other).await;
     assert_eq!(s, StatusCode::CREATED);
-    assert_eq!(store.count_subjects().unwrap(), 2);
+    assert_eq!(store.count_subjects(None).unwrap(), 2);
     // Adding a face: once per key too.
     let id = first["subject_id"].as_str().unwrap();
     let face = json!({"image": photo});
@@ -113,7 +113,7 @@ async fn a_retried_update_or_deletion_happens_once() {
     assert_eq!(s, StatusCode::NO_CONTENT);
     let (s, v) = send(&state, "DELETE", &path, None, Value::Null).await;
     assert_eq!((s, &v["error"]["code"]), (StatusCode::NOT_FOUND, &json!("subject_not_found")), "{v}");
-    assert_eq!(store.count_subjects().unwrap(), 0);
+    assert_eq!(store.count_subjects(None).unwrap(), 0);
     // The patch's retry, once its subject is gone: 409, in the native shape.
     let (s, v) = send(&state, "PATCH", &path, Some("approve-1"), json!({"record": {"status": "ACCEPTED"}})).await;
     assert_eq!(s, StatusCode::CONFLICT, "{v}");

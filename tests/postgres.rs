@@ -106,7 +106,7 @@ fn the_store_keeps_its_rules_across_connections() {
         .map(|t| t.join().unwrap())
         .collect();
     assert_eq!(ids[0], ids[1]);
-    assert_eq!(a.count_subjects().unwrap(), 1);
+    assert_eq!(a.count_subjects(None).unwrap(), 1);
     let once = Some(Once { client_id: "ops", key: "enroll-1", request_hash: "other" });
     assert!(matches!(
         a.create_subject(&json!({}), &NewFace { embedding: &emb, model, sealed_photo: None, once }),
@@ -135,7 +135,7 @@ fn the_store_keeps_its_rules_across_connections() {
 
     // Starting again over a migrated schema changes nothing.
     drop(PostgresStore::connect(&url).unwrap());
-    assert_eq!(a.count_subjects().unwrap(), 1);
+    assert_eq!(a.count_subjects(None).unwrap(), 1);
 }
 
 struct Node {
@@ -454,7 +454,7 @@ fn a_sqlite_deployment_moves_to_postgresql() {
     let out = migrate(&db);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("migrate into an empty one"), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(p.count_subjects().unwrap(), 1);
+    assert_eq!(p.count_subjects(None).unwrap(), 1);
 
     // `subjects import` writes to PostgreSQL too.
     let people = cluster.dir().join("people");
@@ -467,6 +467,12 @@ fn a_sqlite_deployment_moves_to_postgresql() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(p.count_subjects().unwrap(), 2);
-    assert!(p.list_subjects(0, 10).unwrap().iter().any(|s| s.full_name.as_deref() == Some("Carl Friedrich Gauss")));
+    assert_eq!(p.count_subjects(None).unwrap(), 2);
+    assert!(p.list_subjects(0, 10, None).unwrap().iter().any(|s| s.full_name.as_deref() == Some("Carl Friedrich Gauss")));
+    // The console's search, in PostgreSQL's SQL: a part of the name, any case; `%` is no wildcard.
+    let found = p.list_subjects(0, 10, Some("FRIEDRICH")).unwrap();
+    assert_eq!(found.iter().map(|s| s.full_name.as_deref()).collect::<Vec<_>>(), vec![Some("Carl Friedrich Gauss")]);
+    assert_eq!(p.count_subjects(Some("friedrich")).unwrap(), 1);
+    assert_eq!(p.count_subjects(Some(&subject.subject_id[..8])).unwrap(), 1, "an id's start");
+    assert_eq!(p.count_subjects(Some("%")).unwrap(), 0);
 }

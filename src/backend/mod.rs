@@ -134,9 +134,15 @@ fn lib_candidates(name: &str, models_dir: &Path, in_models: &Path) -> Vec<PathBu
     candidates
 }
 
-/// Default models directory: `$FACEMATCH_MODELS_DIR` is handled by clap; this is the fallback that
-/// matches scripts/setup: `${XDG_CACHE_HOME:-~/.cache}/facematch/models`.
+/// Default models directory: `$FACEMATCH_MODELS_DIR` is handled by clap; this is the fallback:
+/// `models/` next to the executable when there is one (an installed bundle), else the directory
+/// scripts/setup fills, `${XDG_CACHE_HOME:-~/.cache}/facematch/models`.
 pub fn default_models_dir() -> PathBuf {
+    if let Some(beside) = std::env::current_exe().ok().as_deref().and_then(Path::parent).map(|d| d.join("models")) {
+        if beside.is_dir() {
+            return beside;
+        }
+    }
     let cache = std::env::var_os("FACEMATCH_CACHE_DIR").map(PathBuf::from).unwrap_or_else(|| {
         std::env::var_os("XDG_CACHE_HOME")
             .map(PathBuf::from)

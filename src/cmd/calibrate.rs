@@ -147,7 +147,8 @@ pub fn run(engine: &Engine, args: &CalibrateArgs, cache_dir: &Path) -> Result<()
     let about = provenance(engine, sources, dataset, sets.iter().map(|s| s.embeddings.len()).sum(), identities);
     let tar = |cosine: f32| genuine_scores.iter().filter(|&&g| g >= cosine).count() as f64 / genuine_scores.len().max(1) as f64;
     print_populations(&populations, &tar);
-    let cal = table(&populations, genuine_scores.len() as u64, about)?;
+    let mut cal = table(&populations, genuine_scores.len() as u64, about)?;
+    cal.points.iter_mut().for_each(|p| p.tar = Some(tar(p.cosine)));
     print_table(&cal, &tar);
     if let Some(d) = &cal.differential {
         println!(

@@ -2,6 +2,7 @@
 //! status in one place (`error.rs`) and each API builds its own body shape from them.
 pub mod auth;
 pub mod cashfree;
+pub mod console;
 pub mod crops;
 pub mod dialect;
 pub mod didit;
@@ -16,6 +17,7 @@ pub mod native;
 pub mod openapi;
 pub mod service;
 pub mod shed;
+pub mod status;
 pub mod subjects;
 pub mod valify;
 pub mod videosdk;
@@ -160,6 +162,7 @@ pub(crate) fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(metrics::render))
         .routes(routes!(health::health))
         .routes(routes!(health::ready))
+        .routes(routes!(status::status))
 }
 
 pub fn router(state: AppState) -> Router {
@@ -170,7 +173,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/face/match/", post(valify::face_match))
         .route("/getToken", get(faceki::token))
         .route("/openapi.json", get(openapi::json))
-        .route("/docs", get(openapi::docs));
+        .route("/docs", get(openapi::docs))
+        .merge(console::routes());
     // A path that matches nothing is tried once more with its trailing slash toggled (vendors'
     // clients write `/v2/face-match` and `/v2/face-match/` alike); what still matches nothing is a
     // 404 in the shape of the API whose path it shares.

@@ -16,7 +16,7 @@ use super::error::ApiError;
 use super::form::{self, FormError};
 use super::service::{self, CompareError};
 use super::{analyse, auth, AppState};
-use crate::calibration::score_of_fmr;
+use crate::calibration::{fmr_of_score, score_of_fmr};
 use crate::engine::{Analysis, Depth};
 use crate::image_input::decode_base64_image;
 
@@ -109,6 +109,9 @@ pub struct ThresholdPoint {
     pub score: f32,
     /// Beyond the calibration data: fitted, not measured.
     pub extrapolated: bool,
+    /// Share of the calibration set's genuine pairs accepted at this threshold (null where the
+    /// pack's table does not record it).
+    pub tar: Option<f64>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -339,6 +342,14 @@ impl From<CompareError> for ApiError {
     }
 }
 
+/// The pack's calibration as a table: cosine and score at each false-match rate.
+pub fn threshold_table(manifest: &crate::manifest::Manifest) -> Vec<ThresholdPoint> {
+    let points = manifest.calibration.iter().flat_map(|k| k.points.iter());
+    points
+        .map(|p| ThresholdPoint { fmr: p.fmr, cosine: p.cosine, score: score_of_fmr(p.fmr), extrapolated: p.extrapolated, tar: p.tar })
+        .collect()
+}
+
 /// The decision threshold on the calibrated score: `fmr` (a false-match rate) or `threshold` (a
 /// score) from the request, else the server's default.
 pub fn decision_threshold(fields: &Fields, default: f32) -> Result<f32, ApiError> {
@@ -387,19 +398,14 @@ pub async fn compare(State(state): State<AppState>, _: NativeClient, req: Reques
     let similarity = scored.similarity;
     let cal = scored.calibrated;
     let manifest = &state.engine.pack().manifest;
-    let thresholds = manifest
-        .calibration
-        .iter()
-        .flat_map(|k| k.points.iter())
-        .map(|p| ThresholdPoint { fmr: p.fmr, cosine: p.cosine, score: score_of_fmr(p.fmr), extrapolated: p.extrapolated })
-        .collect();
+    let thresholds = threshold_table(manifest);
     Ok(Json(CompareResponse {
         similarity,
         score: cal.map(|k| k.score),
         fmr: cal.map(|k| k.fmr),
         fmr_extrapolated: cal.map(|k| k.extrapolated),
         is_match: cal.map(|k| k.score >= threshold),
-        decision: Decision { threshold_score: threshold, threshold_fmr: 10f64.powf(-6.0 * threshold as f64) },
+        decision: Decision { threshold_score: threshold, threshold_fmr: fmr_of_score(threshold) },
         thresholds,
         pack: manifest.name.clone(),
         image_a: image_report(&pair.a.analysis, pair.a.prominent),

@@ -253,6 +253,9 @@ pub struct ListQuery {
     offset: Option<i64>,
     /// Default 50, at most 500.
     limit: Option<i64>,
+    /// Only subjects whose id starts with this, or whose full name or document id contains it
+    /// (case-insensitive); at most 256 characters.
+    q: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -266,8 +269,16 @@ pub struct SubjectList {
     responses((status = 200, body = SubjectList), (status = 401, body = ErrorBody)))]
 pub async fn list(State(state): State<AppState>, _: NativeClient, Query(q): Query<ListQuery>) -> Result<Json<SubjectList>, ApiError> {
     let (offset, limit) = (q.offset.unwrap_or(0).max(0), q.limit.unwrap_or(50).clamp(1, 500));
+    let filter = q.q.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
+    if filter.as_ref().is_some_and(|t| t.chars().count() > 256) {
+        return Err(ApiError::bad_request("invalid_field", "q: at most 256 characters"));
+    }
     let store = state.store.clone();
-    let (total, subjects) = store_call(move || Ok((store.count_subjects()?, store.list_subjects(offset, limit)?))).await?;
+    let (total, subjects) = store_call(move || {
+        let f = filter.as_deref();
+        Ok((store.count_subjects(f)?, store.list_subjects(offset, limit, f)?))
+    })
+    .await?;
     Ok(Json(SubjectList { total, subjects: subjects.into_iter().map(SubjectView::from).collect() }))
 }
 

@@ -242,9 +242,10 @@ pub trait Store: Send + Sync {
     /// used for the same request: the face that request added.
     fn add_face(&self, subject_id: &str, face: &NewFace) -> StoreResult<Option<FaceInfo>>;
     fn subject(&self, subject_id: &str) -> StoreResult<Option<Subject>>;
-    /// Subjects by creation time, `limit` from `offset`.
-    fn list_subjects(&self, offset: i64, limit: i64) -> StoreResult<Vec<Subject>>;
-    fn count_subjects(&self) -> StoreResult<i64>;
+    /// Subjects by creation time, `limit` from `offset`, those `filter` matches when given.
+    fn list_subjects(&self, offset: i64, limit: i64, filter: Option<&str>) -> StoreResult<Vec<Subject>>;
+    /// Subjects `filter` matches, or all.
+    fn count_subjects(&self, filter: Option<&str>) -> StoreResult<i64>;
     /// Applies a JSON merge patch (RFC 7396) to the subject's record, unless the patched record
     /// would exceed `max_record_bytes` serialized (then nothing is written). With `once` already
     /// used for the same request: the subject as it is now, the patch not applied again.

@@ -126,6 +126,11 @@ impl SqliteStore {
     }
 }
 
+/// A subject search (`?3`, or all when NULL): the subject id's start, or a case-insensitive part of
+/// the full name or document id. `instr`, not `LIKE`: a user's `%` or `_` is not a wildcard.
+const SQLITE_FILTER: &str = "(?3 IS NULL OR substr(subject_id, 1, length(?3)) = lower(?3) \
+    OR instr(lower(coalesce(full_name, '')), lower(?3)) > 0 OR instr(lower(coalesce(document_id, '')), lower(?3)) > 0)";
+
 impl Store for SqliteStore {
     fn add_client(&self, scheme: &str, client_id: Option<&str>) -> StoreResult<NewClient> {
         let client_id = client_id.map(str::to_string).unwrap_or_else(|| format!("{scheme}-{}", random_hex(8)));
@@ -340,11 +345,12 @@ impl Store for SqliteStore {
         read_subject(&self.conn(), subject_id).map_err(db)
     }
 
-    fn list_subjects(&self, offset: i64, limit: i64) -> StoreResult<Vec<Subject>> {
+    fn list_subjects(&self, offset: i64, limit: i64, filter: Option<&str>) -> StoreResult<Vec<Subject>> {
         let conn = self.conn();
         let ids: Vec<String> = {
-            let mut st = conn.prepare("SELECT subject_id FROM subjects ORDER BY created_at, subject_id LIMIT ?1 OFFSET ?2").map_err(db)?;
-            let rows = st.query_map(params![limit, offset], |r| r.get(0)).map_err(db)?;
+            let sql = format!("SELECT subject_id FROM subjects WHERE {SQLITE_FILTER} ORDER BY created_at, subject_id LIMIT ?1 OFFSET ?2");
+            let mut st = conn.prepare(&sql).map_err(db)?;
+            let rows = st.query_map(params![limit, offset, filter], |r| r.get(0)).map_err(db)?;
             rows.collect::<Result<_, _>>().map_err(db)?
         };
         let mut out = Vec::with_capacity(ids.len());
@@ -356,8 +362,9 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
-    fn count_subjects(&self) -> StoreResult<i64> {
-        self.conn().query_row("SELECT COUNT(*) FROM subjects", [], |r| r.get(0)).map_err(db)
+    fn count_subjects(&self, filter: Option<&str>) -> StoreResult<i64> {
+        let sql = format!("SELECT COUNT(*) FROM subjects WHERE {SQLITE_FILTER}").replace("?3", "?1");
+        self.conn().query_row(&sql, params![filter], |r| r.get(0)).map_err(db)
     }
 
     fn update_subject(
@@ -627,7 +634,14 @@ mod tests {
         })
         .unwrap();
         assert_eq!(n, 1);
-        assert_eq!(s.count_subjects().unwrap(), 1);
+        assert_eq!(s.count_subjects(None).unwrap(), 1);
+        // Search: a part of the name in any case, a document id, an id's start; `%` is no wildcard.
+        for hit in ["ada", "ADA L", "x1", &subj.subject_id[..6]] {
+            assert_eq!(s.list_subjects(0, 10, Some(hit)).unwrap().len(), 1, "{hit}");
+        }
+        for miss in ["%", "_", "grace", "zz"] {
+            assert_eq!(s.count_subjects(Some(miss)).unwrap(), 0, "{miss}");
+        }
         let keys: Vec<i64> = s.subject(&subj.subject_id).unwrap().unwrap().faces.iter().map(|f| f.key).collect();
         assert_eq!(s.delete_subject(&subj.subject_id, None).unwrap(), Some(keys), "the keys of every face removed");
         assert!(s.delete_subject(&subj.subject_id, None).unwrap().is_none());

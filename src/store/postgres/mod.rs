@@ -253,6 +253,11 @@ fn face_row(r: &Row) -> FaceRow {
     FaceRow { key: r.get(0), face_id: r.get(1), subject_id: r.get(2), embedding: embedding_of(r.get(3)) }
 }
 
+/// A subject search (`$3`, or all when NULL): the subject id's start, or a case-insensitive part of
+/// the full name or document id (`strpos`, not `LIKE`: a user's `%` or `_` is not a wildcard).
+const PG_FILTER: &str = "($3::text IS NULL OR left(subject_id, length($3::text)) = lower($3::text) \
+    OR strpos(lower(coalesce(full_name, '')), lower($3::text)) > 0 OR strpos(lower(coalesce(document_id, '')), lower($3::text)) > 0)";
+
 impl Store for PostgresStore {
     fn add_client(&self, scheme: &str, client_id: Option<&str>) -> StoreResult<NewClient> {
         let client_id = client_id.map(str::to_string).unwrap_or_else(|| format!("{scheme}-{}", random_hex(8)));
@@ -532,16 +537,11 @@ impl Store for PostgresStore {
         self.block(async { read_subject(&self.client().await?, subject_id).await })
     }
 
-    fn list_subjects(&self, offset: i64, limit: i64) -> StoreResult<Vec<Subject>> {
+    fn list_subjects(&self, offset: i64, limit: i64, filter: Option<&str>) -> StoreResult<Vec<Subject>> {
         self.block(async {
             let c = self.client().await?;
-            let ids: Vec<String> = c
-                .query("SELECT subject_id FROM subjects ORDER BY created_at, subject_id LIMIT $1 OFFSET $2", &[&limit, &offset])
-                .await
-                .map_err(db)?
-                .iter()
-                .map(|r| r.get(0))
-                .collect();
+            let sql = format!("SELECT subject_id FROM subjects WHERE {PG_FILTER} ORDER BY created_at, subject_id LIMIT $1 OFFSET $2");
+            let ids: Vec<String> = c.query(&sql, &[&limit, &offset, &filter]).await.map_err(db)?.iter().map(|r| r.get(0)).collect();
             let mut out = Vec::with_capacity(ids.len());
             for id in ids {
                 if let Some(s) = read_subject(&c, &id).await? {
@@ -552,8 +552,9 @@ impl Store for PostgresStore {
         })
     }
 
-    fn count_subjects(&self) -> StoreResult<i64> {
-        self.block(async { Ok(self.client().await?.query_one("SELECT COUNT(*) FROM subjects", &[]).await.map_err(db)?.get(0)) })
+    fn count_subjects(&self, filter: Option<&str>) -> StoreResult<i64> {
+        let sql = format!("SELECT COUNT(*) FROM subjects WHERE {PG_FILTER}").replace("$3", "$1");
+        self.block(async { Ok(self.client().await?.query_one(&sql, &[&filter]).await.map_err(db)?.get(0)) })
     }
 
     fn update_subject(
