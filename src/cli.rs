@@ -563,6 +563,10 @@ pub enum SubjectsAction {
 
 #[derive(Debug, Subcommand)]
 pub enum ClientsAction {
+    /// Issue what a first start issues (a client for each scheme that has none, Didit's v3 API key,
+    /// a Valify bundle key), printed here once: a service started afterwards prints no secret to
+    /// its log.
+    Init,
     /// Create a client; prints its id and secret once.
     Add {
         #[arg(long, env = "FACEMATCH_CLIENT_SCHEME")]

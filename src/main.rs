@@ -139,6 +139,7 @@ fn clients(cli: &Cli) -> Option<CliResult> {
                     c.scheme, c.client_id, c.secret
                 );
             }
+            facematch::cli::ClientsAction::Init => first_start_credentials(store.as_ref())?,
             facematch::cli::ClientsAction::List => {
                 for c in store.list_clients().map_err(fail)? {
                     println!("{}\t{}\t{}", c.scheme, c.client_id, if c.revoked { "revoked" } else { "active" });
