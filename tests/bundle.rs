@@ -70,7 +70,7 @@ fn bundle_runs_offline_from_an_empty_directory() {
     let exe = dir.join("facematch");
 
     // --version: the version, the pack, each model file next to the binary with its sha256.
-    let v = run(&mut bare(&exe, &home).arg("--version"));
+    let v = run(bare(&exe, &home).arg("--version"));
     let v = String::from_utf8_lossy(&v.stdout);
     let pack = facematch::manifest::Pack::resolve("yunet-sface", &models_dir()).unwrap();
     assert!(v.starts_with(&format!("facematch {}", env!("CARGO_PKG_VERSION"))), "{v}");
@@ -79,7 +79,7 @@ fn bundle_runs_offline_from_an_empty_directory() {
         assert!(v.contains(&line), "--version shows {line}:\n{v}");
     }
     assert!(v.contains(&dir.join("models/libonnxruntime.so.1.31.1").display().to_string()), "the library next to the binary: {v}");
-    let ok = run(&mut bare(&exe, &home).arg("verify-bundle"));
+    let ok = run(bare(&exe, &home).arg("verify-bundle"));
     assert!(String::from_utf8_lossy(&ok.stdout).contains("are intact"));
 
     serve_offline(&exe, &home, &tmp);

@@ -398,9 +398,18 @@ async fn phone_window(c: &Client, a: &Path, b: &Path) {
     screenshot(c, "compare-phone-top.png").await;
     c.execute("document.querySelector('#compare-result').scrollIntoView();", vec![]).await.unwrap();
     screenshot(c, "compare-phone-result.png").await;
-    click(c, "#tab-status").await;
-    shown(c, "#calibration").await;
-    screenshot(c, "status-phone.png").await;
+    for (tab, ready, shot) in [
+        ("people", "#people-table", "people-phone.png"),
+        ("identify", "#identify-run", "identify-phone.png"),
+        ("status", "#calibration", "status-phone.png"),
+    ] {
+        click(c, &format!("#tab-{tab}")).await;
+        shown(c, ready).await;
+        c.execute("window.scrollTo(0, 0);", vec![]).await.unwrap();
+        let wide = c.execute("return document.documentElement.scrollWidth;", vec![]).await.unwrap();
+        assert!(wide.as_u64().unwrap() <= 390, "{tab}: the page is {wide} px wide in a 390 px window");
+        screenshot(c, shot).await;
+    }
     c.set_window_size(1280, 1000).await.unwrap();
 }
 

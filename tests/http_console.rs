@@ -70,7 +70,10 @@ async fn status_reports_the_pack_the_calibration_and_the_engine() {
     assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(v["pack"]["name"], "yunet-sface");
     let m = &s.engine.pack().manifest;
-    assert_eq!(v["pack"]["models"][0], json!({"role": "detector", "file": m.detector.model.file, "sha256": m.detector.model.sha256, "backend": m.detector.backend.to_string()}));
+    assert_eq!(
+        v["pack"]["models"][0],
+        json!({"role": "detector", "file": m.detector.model.file, "sha256": m.detector.model.sha256, "backend": m.detector.backend.to_string()})
+    );
     assert_eq!(v["pack"]["models"][1]["sha256"], json!(m.embedder.model.sha256));
     let points = v["calibration"]["points"].as_array().unwrap();
     assert_eq!(points.len(), m.calibration.as_ref().unwrap().points.len());
@@ -94,14 +97,17 @@ async fn subject_search_over_http() {
     let s = state();
     let photo = read(&sample("newton.png"));
     for (name, doc) in [("Isaac Newton", "PD-1643"), ("Carl Friedrich Gauss", "PD-1777")] {
-        let (ct, body) = multipart(&[
-            Part::File("image", &photo),
-            Part::Text("record", &json!({"fullName": name, "documentId": doc}).to_string()),
-        ]);
-        let req = Request::post("/v1/subjects").header(header::AUTHORIZATION, NATIVE_BEARER).header(header::CONTENT_TYPE, ct).body(Body::from(body)).unwrap();
+        let (ct, body) =
+            multipart(&[Part::File("image", &photo), Part::Text("record", &json!({"fullName": name, "documentId": doc}).to_string())]);
+        let req = Request::post("/v1/subjects")
+            .header(header::AUTHORIZATION, NATIVE_BEARER)
+            .header(header::CONTENT_TYPE, ct)
+            .body(Body::from(body))
+            .unwrap();
         assert_eq!(router(s.clone()).oneshot(req).await.unwrap().status(), StatusCode::CREATED);
     }
-    let names = |v: &Value| v["subjects"].as_array().unwrap().iter().map(|s| s["full_name"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    let names =
+        |v: &Value| v["subjects"].as_array().unwrap().iter().map(|s| s["full_name"].as_str().unwrap().to_string()).collect::<Vec<_>>();
     let v = json_of(get(&s, "/v1/subjects?q=newton", true).await).await;
     assert_eq!((v["total"].clone(), names(&v)), (json!(1), vec!["Isaac Newton".to_string()]));
     let v = json_of(get(&s, "/v1/subjects?q=pd-17", true).await).await;

@@ -281,7 +281,12 @@ function personRow(s) {
 }
 
 async function removePerson(s, cell) {
-  try { await api("DELETE", "/v1/subjects/" + s.subject_id); await loadPeople(); }
+  try {
+    await api("DELETE", "/v1/subjects/" + s.subject_id);
+    const note = $("#enroll-ok");
+    if (note && note.dataset.subject === s.subject_id) note.remove();
+    await loadPeople();
+  }
   catch (e) { cell.replaceChildren(errorBox(e)); }
 }
 
