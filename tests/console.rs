@@ -78,6 +78,9 @@ async fn browser(driver: &str, profile: &Path) -> Client {
         "--no-first-run".into(),
         "--hide-scrollbars".into(),
         "--force-device-scale-factor=1".into(),
+        // A synthetic camera (a test pattern, no face) and no permission prompt, for the selfie path.
+        "--use-fake-device-for-media-stream".into(),
+        "--use-fake-ui-for-media-stream".into(),
         format!("--user-data-dir={}", profile.display()),
     ];
     let caps = json!({
@@ -229,6 +232,7 @@ async fn console_in_headless_chromium() {
 
     compare_view(&c, &url, &photo1, &photo2).await;
     no_face_error(&c, &tmp, &photo1).await;
+    camera_selfie(&c, &photo1).await;
     people_view(&c, &name, &photo1).await;
     identify_view(&c, &url, &name, &photo2, &stranger).await;
     status_view(&c).await;
@@ -292,6 +296,20 @@ async fn no_face_error(c: &Client, tmp: &Path, face: &Path) {
     let shown_text = text(c, "#compare-result .error").await;
     assert!(shown_text.contains("no_face") && shown_text.contains("HTTP 422"), "{shown_text}");
     assert!(shown_text.contains("image_b"), "the error names the photo: {shown_text}");
+    upload(c, "#file-b", face).await;
+}
+
+/// The camera button: the browser's (synthetic) camera is shown, a frame captured becomes photo B
+/// and is sent; the test pattern holds no face, which the page reports in the API's words.
+async fn camera_selfie(c: &Client, face: &Path) {
+    click(c, ".camera-btn[data-target=b]").await;
+    until(c, "document.querySelector('#camera-dialog').open && document.querySelector('#camera-video').videoWidth > 0", "the camera").await;
+    click(c, "#camera-capture").await;
+    until(c, "!document.querySelector('#camera-dialog').open && !document.querySelector('#compare-run').disabled", "the capture").await;
+    click(c, "#compare-run").await;
+    shown(c, "#compare-result .error").await;
+    let said = text(c, "#compare-result .error").await;
+    assert!(said.contains("no_face") && said.contains("image_b"), "{said}");
     upload(c, "#file-b", face).await;
 }
 
