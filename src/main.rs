@@ -488,7 +488,7 @@ fn run(cli: &Cli) -> CliResult {
                 let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| listen.clone());
                 let m = &state.engine.pack().manifest;
                 eprintln!(
-                    "facematch: serving on http://{addr} (pack {}: detector on {}, embedder on {}; models loaded in {load_ms:.0} ms); API docs at http://{addr}/docs",
+                    "facematch: serving on http://{addr} (pack {}: detector on {}, embedder on {}; models loaded in {load_ms:.0} ms); console at http://{addr}/, API docs at http://{addr}/docs",
                     m.name, m.detector.backend, m.embedder.backend
                 );
                 facematch::server::serve(listener, state).await.map_err(|e| (Error::Internal(e.to_string()), None))
