@@ -186,8 +186,9 @@ fn form(parts: &[(&str, &Path)]) -> reqwest::blocking::multipart::Form {
     parts.iter().fold(reqwest::blocking::multipart::Form::new(), |f, (name, p)| f.file(name.to_string(), p).unwrap())
 }
 
-/// The first LFW identity (alphabetically) with at least two photos, and another person.
-fn lfw_people(lfw: &Path) -> (String, PathBuf, PathBuf, PathBuf) {
+/// The first LFW identity (alphabetically) with at least three photos: its name, three photos, and a
+/// photo of someone else.
+fn lfw_people(lfw: &Path) -> (String, [PathBuf; 3], PathBuf) {
     let mut names: Vec<_> = std::fs::read_dir(lfw).unwrap().map(|e| e.unwrap().path()).collect();
     names.sort();
     let photos = |d: &Path| {
@@ -195,11 +196,11 @@ fn lfw_people(lfw: &Path) -> (String, PathBuf, PathBuf, PathBuf) {
         v.sort();
         v
     };
-    let person = names.iter().find(|d| photos(d).len() >= 2).unwrap();
+    let person = names.iter().find(|d| photos(d).len() >= 3).unwrap();
     let other = names.iter().find(|d| *d != person).unwrap();
     let p = photos(person);
     let name = person.file_name().unwrap().to_str().unwrap().replace('_', " ");
-    (name, p[0].clone(), p[1].clone(), photos(other)[0].clone())
+    (name, [p[0].clone(), p[1].clone(), p[2].clone()], photos(other)[0].clone())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -208,7 +209,7 @@ async fn console_in_headless_chromium() {
         eprintln!("SKIPPED: ../shared/eval is absent (the console test compares LFW photos)");
         return;
     };
-    let (name, photo1, photo2, stranger) = lfw_people(&eval.join("lfw-view1/lfw"));
+    let (name, [photo1, photo2, photo3], stranger) = lfw_people(&eval.join("lfw-view1/lfw"));
     let tmp = std::env::temp_dir().join(format!("facematch-console-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).unwrap();
@@ -233,7 +234,7 @@ async fn console_in_headless_chromium() {
     compare_view(&c, &url, &photo1, &photo2).await;
     no_face_error(&c, &tmp, &photo1).await;
     camera_selfie(&c, &photo1).await;
-    people_view(&c, &name, &photo1).await;
+    people_view(&c, &url, &name, &photo1, &photo3).await;
     identify_view(&c, &url, &name, &photo2, &stranger).await;
     status_view(&c).await;
     delete_person(&c, &name).await;
@@ -313,7 +314,7 @@ async fn camera_selfie(c: &Client, face: &Path) {
     upload(c, "#file-b", face).await;
 }
 
-async fn people_view(c: &Client, name: &str, photo: &Path) {
+async fn people_view(c: &Client, url: &str, name: &str, photo: &Path, another: &Path) {
     click(c, "#tab-people").await;
     shown(c, "#people-empty").await;
     upload(c, "#enroll-file", photo).await;
@@ -338,7 +339,35 @@ async fn people_view(c: &Client, name: &str, photo: &Path) {
     click(c, "#people-search-form button").await;
     until(c, "document.querySelectorAll('#people-table tbody tr').length === 1", "the full list").await;
     assert_eq!(text(c, "#people-range").await, "1–1 of 1");
+    // Add a face: the row's own file input; the row then counts two faces.
+    upload(c, "#people-table tbody tr input.addface", another).await;
+    until(c, "document.querySelector('#people-table tbody tr td.num').innerText === '2'", "the second face").await;
     screenshot(c, "people-laptop.png").await;
+    paging(c, url).await;
+}
+
+/// 21 more people (enrolled through the API): two pages of 20, forward and back.
+async fn paging(c: &Client, url: &str) {
+    let newton = sample("newton.png");
+    let mut ids = Vec::new();
+    for i in 1..=21 {
+        let form = form(&[("image", &newton)]).text("record", json!({"fullName": format!("Pager {i:02}")}).to_string());
+        ids.push(api(url, "/v1/subjects", form)["subject_id"].as_str().unwrap().to_string());
+    }
+    click(c, "#people-search-form button").await;
+    until(c, "document.querySelector('#people-range').innerText === '1–20 of 22'", "the first page").await;
+    assert_eq!(c.find_all(Locator::Css("#people-table tbody tr")).await.unwrap().len(), 20);
+    click(c, "#people-next").await;
+    until(c, "document.querySelector('#people-range').innerText === '21–22 of 22'", "the second page").await;
+    assert!(c.execute("return document.querySelector('#people-next').disabled;", vec![]).await.unwrap() == Value::Bool(true));
+    click(c, "#people-prev").await;
+    until(c, "document.querySelector('#people-range').innerText === '1–20 of 22'", "back to the first page").await;
+    let client = reqwest::blocking::Client::new();
+    for id in ids {
+        assert_eq!(client.delete(format!("{url}/v1/subjects/{id}")).bearer_auth(KEY).send().unwrap().status(), 204);
+    }
+    click(c, "#people-search-form button").await;
+    until(c, "document.querySelector('#people-range').innerText === '1–1 of 1'", "the list without them").await;
 }
 
 async fn identify_view(c: &Client, url: &str, name: &str, selfie: &Path, stranger: &Path) {
@@ -379,7 +408,7 @@ async fn status_view(c: &Client) {
     click(c, "#tab-status").await;
     shown(c, "#calibration").await;
     assert_eq!(text(c, "#status-version").await, env!("CARGO_PKG_VERSION"));
-    assert_eq!(text(c, "#status-gallery").await, "1 enrolled face");
+    assert_eq!(text(c, "#status-gallery").await, "2 enrolled faces");
     let page = text(c, "#status-body").await;
     let pack = facematch::manifest::Pack::resolve("yunet-sface", &models_dir()).unwrap();
     for sha in [&pack.manifest.detector.model.sha256, &pack.manifest.embedder.model.sha256] {

@@ -263,7 +263,8 @@ async function loadPeople() {
 function personRow(s) {
   const actions = el("td", { class: "rowactions" });
   const normal = () => actions.replaceChildren(
-    el("button", { text: "Add face", title: "Add another photo of this person", onclick: () => addFace(s) }), " ",
+    el("label", { class: "button", title: "Add another photo of this person" }, "Add face",
+      el("input", { type: "file", accept: "image/*", class: "addface", hidden: true, onchange: (e) => addFace(s, e.target) })), " ",
     el("button", { class: "danger", text: "Delete", onclick: confirmDelete }));
   function confirmDelete() {
     actions.replaceChildren(el("span", { class: "sub", text: "Delete for good? " }),
@@ -290,18 +291,13 @@ async function removePerson(s, cell) {
   catch (e) { cell.replaceChildren(errorBox(e)); }
 }
 
-function addFace(s) {
-  const input = $("#addface-file");
-  input.value = "";
-  input.onchange = async () => {
-    const f = input.files[0];
-    if (!f) return;
-    const form = new FormData();
-    form.append("image", f, f.name || "face.jpg");
-    try { await api("POST", `/v1/subjects/${s.subject_id}/faces`, form); await loadPeople(); }
-    catch (e) { showBanner(e); }
-  };
-  input.click();
+async function addFace(s, input) {
+  const f = input.files[0];
+  if (!f) return;
+  const form = new FormData();
+  form.append("image", f, f.name || "face.jpg");
+  try { await api("POST", `/v1/subjects/${s.subject_id}/faces`, form); await loadPeople(); }
+  catch (e) { showBanner(e); }
 }
 
 async function runEnroll() {
