@@ -52,6 +52,7 @@ fn bundle_runs_offline_from_an_empty_directory() {
         "models/openvino-2026.4.1/libopenvino_c.so.2641",
         "models/face_detection_yunet_2023mar_free.onnx",
         "models/face_recognition_sface_2021dec_relu.onnx",
+        "models/yunet-sface.toml",
         "licenses/NOTICE.txt",
         "licenses/YuNet-MIT.txt",
         "licenses/Apache-2.0.txt",
@@ -188,7 +189,7 @@ fn tampered_model_refused(exe: &Path, dir: &Path, home: &Path) {
         .collect();
     std::fs::write(&sums, rewritten).unwrap();
     let said = refused(&["verify-bundle"]);
-    assert!(said.contains("FAILED  embedder") && said.contains("MISMATCH"), "{said}");
+    assert!(said.contains("FAILED  yunet-sface embedder") && said.contains("MISMATCH"), "{said}");
     // And the server does not start on it.
     let out = bare(exe, home).args(["serve", "--listen", "127.0.0.1:0"]).output().unwrap();
     assert!(!out.status.success());

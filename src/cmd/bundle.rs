@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::cli::EngineArgs;
 use crate::error::{Error, Result};
-use crate::manifest::Pack;
+use crate::manifest::{Pack, BUILTIN_PACKS};
 
 /// The list a bundle carries: `sha256  relative/path` per line, as `sha256sum` writes it.
 pub const SUMS_FILE: &str = "SHA256SUMS";
@@ -134,8 +134,21 @@ fn listed_checks(dir: &Path) -> Result<Vec<FileCheck>> {
 pub fn verify_bundle(args: &EngineArgs, dir: Option<&Path>) -> Result<()> {
     let dir = bundle_dir(dir)?;
     let listed = listed_checks(&dir)?;
-    let pack = Pack::resolve(&args.pack, &args.models_dir())?;
-    let pinned = pack_checks(&pack);
+    // The configured pack, and every built-in pack the bundle carries (its manifest copy is there).
+    let models = args.models_dir();
+    let mut names = vec![args.pack.clone()];
+    names.extend(BUILTIN_PACKS.iter().map(|(n, _)| n.to_string()).filter(|n| models.join(format!("{n}.toml")).is_file()));
+    let mut packs: Vec<Pack> = Vec::new();
+    for n in names {
+        let pack = Pack::resolve(&n, &models)?;
+        if !packs.iter().any(|p| p.manifest.name == pack.manifest.name) {
+            packs.push(pack);
+        }
+    }
+    let pinned: Vec<FileCheck> = packs
+        .iter()
+        .flat_map(|p| pack_checks(p).into_iter().map(move |c| FileCheck { label: format!("{} {}", p.manifest.name, c.label), ..c }))
+        .collect();
     let mut failed = Vec::new();
     for c in listed.iter().chain(pinned.iter()) {
         match c.ok() {
@@ -148,7 +161,8 @@ pub fn verify_bundle(args: &EngineArgs, dir: Option<&Path>) -> Result<()> {
     }
     match failed.is_empty() {
         true => {
-            println!("verify-bundle: {} files listed in {SUMS_FILE} and the {} pack's models are intact", listed.len(), pack.manifest.name);
+            let names: Vec<&str> = packs.iter().map(|p| p.manifest.name.as_str()).collect();
+            println!("verify-bundle: {} files listed in {SUMS_FILE} and the models of {} are intact", listed.len(), names.join(", "));
             Ok(())
         }
         false => Err(Error::Command(format!("{} file(s) differ from the bundle as built: {}", failed.len(), failed.join(", ")))),
