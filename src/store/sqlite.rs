@@ -126,10 +126,15 @@ impl SqliteStore {
     }
 }
 
-/// A subject search (`?3`, or all when NULL): the subject id's start, or a case-insensitive part of
-/// the full name or document id. `instr`, not `LIKE`: a user's `%` or `_` is not a wildcard.
-const SQLITE_FILTER: &str = "(?3 IS NULL OR substr(subject_id, 1, length(?3)) = lower(?3) \
-    OR instr(lower(coalesce(full_name, '')), lower(?3)) > 0 OR instr(lower(coalesce(document_id, '')), lower(?3)) > 0)";
+/// A subject search on the parameter `p` (all when NULL): the subject id's start, or a
+/// case-insensitive part of the full name or document id. `instr`, not `LIKE`: a user's `%` or `_`
+/// is not a wildcard.
+fn subject_filter(p: &str) -> String {
+    format!(
+        "({p} IS NULL OR substr(subject_id, 1, length({p})) = lower({p}) \
+         OR instr(lower(coalesce(full_name, '')), lower({p})) > 0 OR instr(lower(coalesce(document_id, '')), lower({p})) > 0)"
+    )
+}
 
 impl Store for SqliteStore {
     fn add_client(&self, scheme: &str, client_id: Option<&str>) -> StoreResult<NewClient> {
@@ -348,7 +353,10 @@ impl Store for SqliteStore {
     fn list_subjects(&self, offset: i64, limit: i64, filter: Option<&str>) -> StoreResult<Vec<Subject>> {
         let conn = self.conn();
         let ids: Vec<String> = {
-            let sql = format!("SELECT subject_id FROM subjects WHERE {SQLITE_FILTER} ORDER BY created_at, subject_id LIMIT ?1 OFFSET ?2");
+            let sql = format!(
+                "SELECT subject_id FROM subjects WHERE {} ORDER BY created_at, subject_id LIMIT ?1 OFFSET ?2",
+                subject_filter("?3")
+            );
             let mut st = conn.prepare(&sql).map_err(db)?;
             let rows = st.query_map(params![limit, offset, filter], |r| r.get(0)).map_err(db)?;
             rows.collect::<Result<_, _>>().map_err(db)?
@@ -363,7 +371,7 @@ impl Store for SqliteStore {
     }
 
     fn count_subjects(&self, filter: Option<&str>) -> StoreResult<i64> {
-        let sql = format!("SELECT COUNT(*) FROM subjects WHERE {SQLITE_FILTER}").replace("?3", "?1");
+        let sql = format!("SELECT COUNT(*) FROM subjects WHERE {}", subject_filter("?1"));
         self.conn().query_row(&sql, params![filter], |r| r.get(0)).map_err(db)
     }
 

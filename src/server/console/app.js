@@ -109,7 +109,8 @@ async function drawPhoto(slot, report) {
   g.drawImage(img, 0, 0, canvas.width, canvas.height);
   canvas.hidden = false;
   if (!report) return;
-  const sx = canvas.width / report.width, sy = canvas.height / report.height;
+  // Identify's answer has no image size: the photo's own (the server decodes the same pixels).
+  const sx = canvas.width / (report.width || img.naturalWidth), sy = canvas.height / (report.height || img.naturalHeight);
   const lw = Math.max(2, canvas.width / 300);
   const chosen = report.used_face ? report.used_face.box : null;
   const same = (b) => chosen && b.every((v, i) => Math.abs(v - chosen[i]) < 0.5);
@@ -332,9 +333,12 @@ async function runIdentify() {
   form.append("top_k", $("#identify-k").value);
   try {
     const r = await busy("identify", () => api("POST", "/v1/identify", form));
-    if (r.used_face) await drawProbe(r);
-    const details = await Promise.all(r.candidates.map((c) => api("GET", "/v1/subjects/" + c.subject_id).catch(() => null)));
-    const list = r.candidates.map((c, i) => candidateRow(c, details[i]));
+    if (r.used_face) await drawPhoto("identify", { faces: [r.used_face], used_face: r.used_face });
+    // One read per person, however many of their faces are candidates.
+    const ids = [...new Set(r.candidates.map((c) => c.subject_id))];
+    const subjects = await Promise.all(ids.map((id) => api("GET", "/v1/subjects/" + id).catch(() => null)));
+    const byId = new Map(ids.map((id, i) => [id, subjects[i]]));
+    const list = r.candidates.map((c) => candidateRow(c, byId.get(c.subject_id)));
     const matched = r.candidates.filter((c) => c.match).length;
     out.replaceChildren(
       el("h3", {}, "Candidates ", el("small", { text: `from ${fmt.int(r.gallery_size)} enrolled face${r.gallery_size === 1 ? "" : "s"}` })),
@@ -343,20 +347,6 @@ async function runIdentify() {
         : `No one above the search's threshold (a false match in ${fmt.oneIn(r.fmr_target)} searches of people not enrolled).` }),
       ...(list.length ? list : [el("p", { class: "empty", text: "The gallery is empty." })]));
   } catch (e) { out.replaceChildren(el("h3", { text: "Candidates" }), errorBox(e)); }
-}
-
-async function drawProbe(r) {
-  const face = r.used_face;
-  const canvas = $("#canvas-identify");
-  await drawPhoto("identify");
-  const img = await loadBitmap(photos.identify).catch(() => null);
-  if (!img || !face) return;
-  const g = canvas.getContext("2d"), sx = canvas.width / img.naturalWidth, sy = canvas.height / img.naturalHeight;
-  const lw = Math.max(2, canvas.width / 200);
-  g.lineWidth = lw; g.strokeStyle = g.fillStyle = "#12b76a";
-  const [x1, y1, x2, y2] = face.box;
-  g.strokeRect(x1 * sx, y1 * sy, (x2 - x1) * sx, (y2 - y1) * sy);
-  for (const [x, y] of face.landmarks) { g.beginPath(); g.arc(x * sx, y * sy, lw * 1.3, 0, 2 * Math.PI); g.fill(); }
 }
 
 function candidateRow(c, subject) {

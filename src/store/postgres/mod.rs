@@ -253,10 +253,16 @@ fn face_row(r: &Row) -> FaceRow {
     FaceRow { key: r.get(0), face_id: r.get(1), subject_id: r.get(2), embedding: embedding_of(r.get(3)) }
 }
 
-/// A subject search (`$3`, or all when NULL): the subject id's start, or a case-insensitive part of
-/// the full name or document id (`strpos`, not `LIKE`: a user's `%` or `_` is not a wildcard).
-const PG_FILTER: &str = "($3::text IS NULL OR left(subject_id, length($3::text)) = lower($3::text) \
-    OR strpos(lower(coalesce(full_name, '')), lower($3::text)) > 0 OR strpos(lower(coalesce(document_id, '')), lower($3::text)) > 0)";
+/// A subject search on the parameter `$n` (all when NULL): the subject id's start, or a
+/// case-insensitive part of the full name or document id (`strpos`, not `LIKE`: a user's `%` or `_`
+/// is not a wildcard).
+fn subject_filter(n: usize) -> String {
+    let p = format!("${n}::text");
+    format!(
+        "({p} IS NULL OR left(subject_id, length({p})) = lower({p}) \
+         OR strpos(lower(coalesce(full_name, '')), lower({p})) > 0 OR strpos(lower(coalesce(document_id, '')), lower({p})) > 0)"
+    )
+}
 
 impl Store for PostgresStore {
     fn add_client(&self, scheme: &str, client_id: Option<&str>) -> StoreResult<NewClient> {
@@ -540,7 +546,8 @@ impl Store for PostgresStore {
     fn list_subjects(&self, offset: i64, limit: i64, filter: Option<&str>) -> StoreResult<Vec<Subject>> {
         self.block(async {
             let c = self.client().await?;
-            let sql = format!("SELECT subject_id FROM subjects WHERE {PG_FILTER} ORDER BY created_at, subject_id LIMIT $1 OFFSET $2");
+            let sql =
+                format!("SELECT subject_id FROM subjects WHERE {} ORDER BY created_at, subject_id LIMIT $1 OFFSET $2", subject_filter(3));
             let ids: Vec<String> = c.query(&sql, &[&limit, &offset, &filter]).await.map_err(db)?.iter().map(|r| r.get(0)).collect();
             let mut out = Vec::with_capacity(ids.len());
             for id in ids {
@@ -553,7 +560,7 @@ impl Store for PostgresStore {
     }
 
     fn count_subjects(&self, filter: Option<&str>) -> StoreResult<i64> {
-        let sql = format!("SELECT COUNT(*) FROM subjects WHERE {PG_FILTER}").replace("$3", "$1");
+        let sql = format!("SELECT COUNT(*) FROM subjects WHERE {}", subject_filter(1));
         self.block(async { Ok(self.client().await?.query_one(&sql, &[&filter]).await.map_err(db)?.get(0)) })
     }
 
